@@ -1,0 +1,7 @@
+"""Errors a user sees as one line: the file and the reason, never a traceback."""
+
+from __future__ import annotations
+
+
+class ReadError(Exception):
+    """A file could not be read; ``str(err)`` is the reason shown to the user."""

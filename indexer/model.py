@@ -1,0 +1,96 @@
+"""The shapes that flow through the pipeline: read → blocks → filing.
+
+Readers turn a file into a :class:`RawDocument` (paragraphs and tables in
+reading order); the splitter turns that into a :class:`Filing`, whose
+``to_json`` is exactly one line of ``jixiao parse --json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Paragraph:
+    """A run of prose between tables."""
+
+    text: str
+    page: int | None = None
+
+
+@dataclass
+class Table:
+    """A table as rows of cell texts; a merged cell repeats nothing and reads as ``""``."""
+
+    rows: list[list[str]]
+    page: int | None = None
+
+
+Block = Paragraph | Table
+
+
+@dataclass
+class RawDocument:
+    """What a reader found in one file, before any interpretation."""
+
+    source: str
+    blocks: list[Block]
+    low_confidence: bool = False  # True when some text came from OCR
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Indicator:
+    level1: str | None
+    level2: str | None
+    level1_raw: str | None
+    level2_raw: str | None
+    name: str
+    description: str | None
+    value: str | None
+    op: str | None = None
+    low: float | None = None
+    high: float | None = None
+    unit: str | None = None
+    page: int | None = None
+    low_confidence: bool = False
+
+
+@dataclass
+class Project:
+    name: str | None
+    code: str | None = None
+    department: str | None = None
+    amount_wan: float | None = None
+    period: str | None = None
+    goal: str | None = None
+    purpose: str | None = None
+    page: int | None = None
+    indicators: list[Indicator] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    heading: str
+    text: str
+    page: int | None = None
+
+
+@dataclass
+class Filing:
+    source: str
+    title: str | None = None
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
+    adcode: str | None = None
+    year: int | None = None
+    department: str | None = None
+    projects: list[Project] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    low_confidence: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The ``jixiao parse --json`` object (see ``shared/notes/interfaces.md``)."""
+        return asdict(self)

@@ -1,0 +1,91 @@
+"""Narrative text (部门整体绩效目标, 工作保障措施 …) as heading-path + paragraph sections.
+
+PDF exports break prose into lines of the page width; paragraphs are rebuilt by
+joining lines until one ends a sentence short of the full width, or the next
+starts an enumerated item.
+"""
+
+from __future__ import annotations
+
+import re
+
+from indexer.model import Paragraph, Section
+
+# Heading levels, outermost first: 第一部分 › 一、 › （一） › 1.
+_HEADING_LEVELS = (
+    re.compile(r"^第[一二三四五六七八九十]+部分"),
+    re.compile(r"^[一二三四五六七八九十]+[、.．]"),
+    re.compile(r"^[（(][一二三四五六七八九十]+[）)]"),
+)
+_ITEM = re.compile(r"^(\d{1,2}[、.．]+|[（(]\d{1,2}[）)]|[①②③④⑤⑥⑦⑧⑨⑩])")
+_PAGE_NUMBER = re.compile(r"^[-—\s]*\d{1,3}[-—\s]*$")
+_TOC_LINE = re.compile(r"\.{4,}|…{2,}")
+_SENTENCE_END = ("。", "！", "？", "；", "”", "：")
+
+
+def heading_level(line: str) -> int | None:
+    """0-based heading level of ``line``, or None for body text."""
+    text = line.strip()
+    if not text or len(text) > 40:
+        return None
+    for level, pattern in enumerate(_HEADING_LEVELS):
+        if pattern.match(text):
+            # "一、坚持……，统筹……" is a heading; a long sentence after "一、" is body text.
+            return level if not text.endswith("。") or len(text) < 20 else None
+    if len(text) <= 16 and not re.search(r"[，。；：:,.%\d]", text):
+        return 1  # a bare title line such as "部门整体绩效目标"
+    return None
+
+
+def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
+    """Group lines under their heading path and rebuild the paragraphs."""
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    lines: list[str] = []
+    page: int | None = None
+    width = max((len(p.text.strip()) for p in paragraphs), default=0)
+
+    def flush() -> None:
+        nonlocal lines
+        heading = " › ".join(text for _, text in path)
+        for text in _join_lines(lines, width):
+            sections.append(Section(heading=heading, text=text, page=page))
+        lines = []
+
+    for paragraph in paragraphs:
+        text = paragraph.text.strip()
+        if not text or _PAGE_NUMBER.match(text) or _TOC_LINE.search(text):
+            continue
+        level = heading_level(text)
+        if level is None:
+            if not lines:
+                page = paragraph.page
+            lines.append(text)
+            continue
+        flush()
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, text))
+    flush()
+    return sections
+
+
+def _join_lines(lines: list[str], width: int) -> list[str]:
+    """Rebuild paragraphs from page-width lines."""
+    paragraphs: list[str] = []
+    current = ""
+    previous = ""
+    for line in lines:
+        if current and (_ITEM.match(line) or _ends_paragraph(previous, width)):
+            paragraphs.append(current)
+            current = ""
+        current += line
+        previous = line
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _ends_paragraph(line: str, width: int) -> bool:
+    """A line ends its paragraph when it closes a sentence well short of the page width."""
+    return line.endswith(_SENTENCE_END) and len(line) < 0.9 * width

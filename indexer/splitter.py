@@ -1,0 +1,422 @@
+"""Turn a read document (paragraphs and tables) into a filing.
+
+The splitter knows the vocabulary of performance tables, not any one layout:
+a project starts where a header block names it (项目名称 / 项目编码 …), an
+indicator table starts at its heading row (一级指标 | 二级指标 | …) and its
+columns are assigned by heading, so the same code reads tab rows, DOCX tables,
+PDF tables and text recovered from wrapped PDF exports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from indexer import labels
+from indexer.model import Filing, Indicator, Paragraph, Project, RawDocument, Table
+from indexer.narrative import sections_from_paragraphs
+from indexer.regions import resolve_region
+from indexer.targets import parse_target
+
+_SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+_UNIT_LINE = re.compile(r"单位[:：]\s*(万元|元|千元|亿元)")
+_ENUM_PREFIX = re.compile(r"^\s*(?:\d{1,2}\s*[、.．]|[（(]\d{1,2}[)）])\s*(?=\D)")
+_ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
+_YEAR = re.compile(r"(20\d{2})\s*年")
+_CJK = r"\u4e00-\u9fff"
+_SIGN_OFF = re.compile(r"审核意见|股室意见|填报人|联系电话|签字|盖章|^日期$")
+
+
+def split_document(doc: RawDocument) -> Filing:
+    """Split a read document into metadata, projects with indicators, and narrative."""
+    state = _State()
+    for block in doc.blocks:
+        if isinstance(block, Table):
+            for row in block.rows:
+                state.table_row(row, block.page)
+        else:
+            state.paragraph(block)
+    projects = [p for p in state.projects if p.indicators or p.name or p.code]
+    filing = Filing(source=doc.source, projects=projects, low_confidence=doc.low_confidence)
+    filing.warnings = list(doc.warnings)
+    filing.title = _title(doc)
+    filing.department = _department(projects, filing.title, state.units)
+    for project in projects:
+        project.department = _clean_org(project.department) or filing.department
+        if project.amount_wan is not None and state.scale_for(project) != 1:
+            project.amount_wan = round(project.amount_wan * state.scale_for(project), 6)
+        if doc.low_confidence:
+            for indicator in project.indicators:
+                indicator.low_confidence = True
+    region = resolve_region(
+        [name for name in [filing.department, *state.units] if name],
+        [p.code for p in projects if p.code],
+        filing.title,
+    )
+    filing.province, filing.city, filing.county, filing.adcode = (
+        region.province,
+        region.city,
+        region.county,
+        region.adcode,
+    )
+    filing.year = _year(filing.title, projects, doc)
+    filing.sections = sections_from_paragraphs(state.narrative)
+    return filing
+
+
+class _State:
+    """Walks rows and paragraphs in order, building projects as it goes."""
+
+    def __init__(self) -> None:
+        self.projects: list[Project] = []
+        self.units: list[str] = []  # implementing units named in header blocks
+        self.narrative: list[Paragraph] = []
+        self.roles: dict[int, str] | None = None  # column index → role, inside an indicator table
+        self.level1_raw: str | None = None
+        self.level2_raw: str | None = None
+        self.money_scale = 1.0  # 元 filings: amounts × 1/10000
+        self._scales: dict[int, float] = {}
+        self._after_budget_row = False
+        self._goal_open = False
+
+    # -- projects -------------------------------------------------------
+    @property
+    def project(self) -> Project | None:
+        return self.projects[-1] if self.projects else None
+
+    def scale_for(self, project: Project) -> float:
+        return self._scales.get(id(project), 1.0)
+
+    def _new_project(self, page: int | None) -> Project:
+        project = Project(name=None, page=page)
+        self.projects.append(project)
+        self._scales[id(project)] = self.money_scale
+        self.roles = None
+        self.level1_raw = self.level2_raw = None
+        return project
+
+    # -- rows -------------------------------------------------------------
+    def table_row(self, row: list[str], page: int | None) -> None:
+        cells = [_SPACES.sub(" ", c or "").strip() for c in row]
+        if not any(cells):
+            return
+        self._unit_from_cells(cells)
+        if labels.is_indicator_header(cells):
+            self._goal_open = False
+            if self.project is None:
+                self._new_project(page)
+            self.roles = _roles(cells)
+            return
+        fields = _header_fields(cells)
+        if fields:
+            self._header_row(fields, cells, page)
+            return
+        if self._goal_open and self.project is not None and not cells[0] and self.project.goal:
+            # The goal went on in the next row, under an empty label cell.
+            self.project.goal += " " + " ".join(c for c in cells if c)
+            return
+        self._goal_open = False
+        if self._after_budget_row and self.project is not None:
+            self._after_budget_row = False
+            texts = [c for c in cells if c]
+            if len(texts) == 1 and not self.project.purpose and len(texts[0]) > 4:
+                self.project.purpose = texts[0]
+                return
+        if self.roles is not None and self.project is not None:
+            self._indicator_row(cells, page)
+
+    def _unit_from_cells(self, cells: list[str]) -> None:
+        for cell in cells:
+            match = _UNIT_LINE.search(cell)
+            if match:
+                self.money_scale = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}[
+                    match.group(1)
+                ]
+            elif cell and self.roles is None and _ORG_CODE.match(cell) and _looks_like_org(cell):
+                self.units.append(_clean_org(cell) or cell)
+
+    def _header_row(
+        self, fields: list[tuple[str, str]], cells: list[str], page: int | None
+    ) -> None:
+        starts = {"name", "code"}
+        project = self.project
+        for field, value in fields:
+            if field in starts and (
+                project is None or project.indicators or getattr(project, field) is not None
+            ):
+                project = self._new_project(page)
+            if project is None:
+                project = self._new_project(page)
+            _set_field(project, field, value, self)
+        self._after_budget_row = any("资金用途" in c for c in cells)
+        self._goal_open = fields[-1][0] == "goal"
+
+    def _indicator_row(self, cells: list[str], page: int | None) -> None:
+        assert self.roles is not None and self.project is not None
+        if any(_SIGN_OFF.search(c) for c in cells):
+            self.roles = None  # the sign-off block under the table: 审核意见, 日期 …
+            return
+        got = _realigned(cells, self.roles) or _by_role(cells, self.roles)
+        if "level1" in got:
+            if self.level1_raw != got["level1"]:
+                self.level2_raw = None
+            self.level1_raw = got["level1"]
+        if "level2" in got:
+            self.level2_raw = got["level2"]
+        name = got.get("name")
+        if not name:
+            return  # a row holding only level labels, or an empty continuation
+        value = _compose_value(got)
+        target = parse_target(value)
+        self.project.indicators.append(
+            Indicator(
+                level1=labels.canonical_level1(self.level1_raw) or self.level1_raw,
+                level2=labels.canonical_level2(self.level2_raw) or self.level2_raw,
+                level1_raw=self.level1_raw,
+                level2_raw=self.level2_raw,
+                name=name,
+                description=got.get("description"),
+                value=value,
+                op=target.op,
+                low=target.low,
+                high=target.high,
+                unit=target.unit,
+                page=page,
+            )
+        )
+
+    # -- paragraphs -------------------------------------------------------
+    def paragraph(self, block: Paragraph) -> None:
+        text = block.text.strip()
+        match = _UNIT_LINE.search(text)
+        if match:
+            self.money_scale = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}[match.group(1)]
+            return
+        if self.projects or re.search(r"绩效目标表\s*$", text):
+            return  # inside the project tables: titles and sign-offs, not narrative
+        self.narrative.append(block)
+
+
+def _roles(cells: list[str]) -> dict[int, str]:
+    roles: dict[int, str] = {}
+    for index, cell in enumerate(cells):
+        role = labels.column_role(cell)
+        if role and role not in roles.values():
+            roles[index] = role
+    return roles
+
+
+def _by_role(cells: list[str], roles: dict[int, str]) -> dict[str, str]:
+    got = {
+        role: cells[index] for index, role in roles.items() if index < len(cells) and cells[index]
+    }
+    # Shifted rows put the value past the last heading: take the last stray cell.
+    if "value" not in got:
+        stray = [c for i, c in enumerate(cells) if c and i not in roles]
+        if stray:
+            got["value"] = stray[-1]
+    return got
+
+
+def _level_kind(cell: str) -> str | None:
+    """ "level1" or "level2" when ``cell`` is a level label, else None."""
+    cleaned = labels.clean_label(cell)
+    # An indicator name may end in 满意度 too; a label out of place must look like one.
+    coded = cleaned != _SPACES.sub("", cell)
+    if not cell or not labels.is_level_label(cell) or not (coded or cleaned.endswith("指标")):
+        return None
+    if labels.canonical_level2(cell) and cleaned not in (
+        "产出指标",
+        "效益指标",
+        "效果指标",
+        "满意度指标",
+    ):
+        return "level2"
+    return "level1"
+
+
+def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, str] | None:
+    """Re-read a row whose cells slid out of their columns, by what each cell says.
+
+    Text exports drop empty cells, so "22-社会效益 | | 规范执法程序 | 规范执行" puts a
+    level-2 label under 一级指标. Level labels are recognisable; the other cells keep
+    their order: name, then description (when the table has one), then value.
+    """
+    kinds = {index: _level_kind(cell) for index, cell in enumerate(cells)}
+    misplaced = [i for i, kind in kinds.items() if kind and roles.get(i) != kind]
+    if not misplaced:
+        return None
+    got: dict[str, str] = {}
+    rest: list[str] = []
+    for index, cell in enumerate(cells):
+        kind = kinds[index]
+        if kind and kind not in got:
+            got[kind] = cell
+        elif cell:
+            rest.append(cell)
+    order = [r for r in ("name", "description", "value") if r in roles.values()]
+    if len(rest) < len(order) and "description" in order:
+        order.remove("description")
+    for role, cell in zip(order, rest, strict=False):
+        got[role] = cell
+    return got
+
+
+def _header_fields(cells: list[str]) -> list[tuple[str, str]]:
+    """(field, value) pairs from a header-block row: a label cell, then its value cell."""
+    fields: list[tuple[str, str]] = []
+    index = 0
+    while index < len(cells):
+        field = labels.project_field(cells[index])
+        if field is None:
+            index += 1
+            continue
+        value = ""
+        inline = _inline_value(cells[index], field)
+        if inline:
+            value = inline
+        elif field == "goal":
+            # A goal is the rest of its row, however many cells it was typed into.
+            value = " ".join(c for c in cells[index + 1 :] if c)
+            index = len(cells)
+        else:
+            for nxt in range(index + 1, len(cells)):
+                if labels.project_field(cells[nxt]) is not None:
+                    break
+                if cells[nxt]:
+                    value = cells[nxt]
+                    index = nxt
+                    break
+        fields.append((field, value))
+        index += 1
+    return fields
+
+
+def _inline_value(cell: str, field: str) -> str:
+    """The value written in the label cell itself ("项目名称 公共法律服务", "预算数 0.80")."""
+    for fld, names in labels.PROJECT_FIELDS:
+        if fld != field:
+            continue
+        compact = cell.strip()
+        for name in names:
+            if compact.startswith(name) and len(compact) > len(name):
+                rest = compact[len(name) :].strip(" ：:")
+                if rest and not rest.startswith(("及", "（", "(")):
+                    return rest
+    return ""
+
+
+def _set_field(project: Project, field: str, value: str, state: _State) -> None:
+    value = value.strip()
+    if not value:
+        return
+    if field == "code":
+        project.code = project.code or _SPACES.sub("", value)
+    elif field == "name":
+        project.name = project.name or _ENUM_PREFIX.sub("", value).strip()
+    elif field == "department":
+        project.department = project.department or _clean_org(value)
+    elif field == "unit":
+        state.units.append(_clean_org(value) or value)
+    elif field == "amount":
+        if project.amount_wan is None:
+            project.amount_wan = _amount(value)
+    elif field == "period":
+        project.period = project.period or value
+    elif field == "goal":
+        project.goal = project.goal or value
+    elif field == "purpose":
+        project.purpose = project.purpose or value
+
+
+def _amount(value: str) -> float | None:
+    match = _NUMBER.search(value.replace(" ", ""))
+    if not match:
+        return None
+    number = float(match.group(0).replace(",", ""))
+    rest = value[match.end() :]
+    if rest.strip().startswith("元"):
+        number /= 10000
+    elif rest.strip().startswith("亿"):
+        number *= 10000
+    return number
+
+
+def _compose_value(got: dict[str, str]) -> str | None:
+    """The target as written; operator, number and unit may sit in cells of their own."""
+    value = got.get("value")
+    if value is None:
+        return None
+    op, unit = got.get("op", ""), got.get("unit", "")
+    if op and not re.match(r"^[<>=≥≤≧≦]", value) and re.match(r"^[<>=≥≤≧≦大小不等]", op):
+        value = f"{op}{value}"
+    if unit and unit not in value:
+        value = f"{value}{unit}"
+    return value
+
+
+def _looks_like_org(text: str) -> bool:
+    return bool(re.search(r"(局|委|办|院|厅|中心|所|站|部|会)(本级)?$", text.strip()))
+
+
+def _clean_org(text: str | None) -> str | None:
+    """ "018-平罗县司法局" / "315001乐亭县司法局本级" → the organisation's own name."""
+    if not text:
+        return None
+    name = _ORG_CODE.sub("", _SPACES.sub("", text))
+    name = re.sub(r"(本级|机关)$", "", name)
+    return name or None
+
+
+def _department(projects: list[Project], title: str | None, units: list[str]) -> str | None:
+    """The filer: the department most header blocks name, else the title's organisation."""
+    votes: Counter[str] = Counter()
+    for project in projects:
+        if project.department:
+            votes[_clean_org(project.department) or ""] += 2
+    for unit in units:
+        cleaned = _clean_org(unit)
+        if cleaned and _looks_like_org(cleaned):
+            votes[cleaned] += 1
+    if title:
+        match = re.match(
+            rf"^([{_CJK}]{{2,20}}?(?:局|委员会|委|办公室|院|厅))", _SPACES.sub("", title)
+        )
+        if match:
+            votes[match.group(1)] += 1
+    votes.pop("", None)
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def _title(doc: RawDocument) -> str | None:
+    """The first heading that names the document type."""
+    for block in doc.blocks[:40]:
+        if not isinstance(block, Paragraph):
+            continue
+        text = _SPACES.sub(" ", block.text).strip()
+        if len(text) > 60 or re.match(r"^(第[一二三四五六七八九十]+部分|附件)", text):
+            continue
+        if re.search(r"绩效(目标|文本)|预算", text):
+            return text
+    return None
+
+
+def _year(title: str | None, projects: list[Project], doc: RawDocument) -> int | None:
+    """Budget year: the title's, else the code's year digits, else the years projects name."""
+    if title and (match := _YEAR.search(title)):
+        return int(match.group(1))
+    votes: Counter[int] = Counter()
+    for project in projects:
+        code = project.code or ""
+        if re.match(r"^\d{8}", code) and 15 <= int(code[6:8]) <= 40:
+            votes[2000 + int(code[6:8])] += 3
+        for text in (project.name or "", project.goal or ""):
+            for match in _YEAR.finditer(text):
+                votes[int(match.group(1))] += 1
+    if not votes:
+        for block in doc.blocks:
+            if isinstance(block, Paragraph):
+                for match in _YEAR.finditer(block.text):
+                    votes[int(match.group(1))] += 1
+    return votes.most_common(1)[0][0] if votes else None
