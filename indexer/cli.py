@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 def _run_parse(args: argparse.Namespace) -> int:
     try:
         limit = (
-            int(args.max_size_mb * 1024 * 1024) if args.max_size_mb is not None else max_bytes_from_env()
+            int(args.max_size_mb * 1024 * 1024)
+            if args.max_size_mb is not None
+            else max_bytes_from_env()
         )
     except ReadError as err:
         print(f"jixiao: {err}", file=sys.stderr)

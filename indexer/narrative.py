@@ -23,15 +23,19 @@ _TOC_LINE = re.compile(r"\.{4,}|…{2,}")
 _SENTENCE_END = ("。", "！", "？", "；", "”", "：")
 
 
-def heading_level(line: str) -> int | None:
-    """0-based heading level of ``line``, or None for body text."""
+def heading_level(line: str, width: int = 0) -> int | None:
+    """0-based heading level of ``line``, or None for body text.
+
+    ``width`` is the longest line of the text: a line that long is the first
+    line of a wrapped paragraph, whatever it starts with.
+    """
     text = line.strip()
-    if not text or len(text) > 40:
+    if not text or len(text) > 40 or (width and len(text) >= 0.85 * width):
         return None
     for level, pattern in enumerate(_HEADING_LEVELS):
         if pattern.match(text):
             # "一、坚持……，统筹……" is a heading; a long sentence after "一、" is body text.
-            return level if not text.endswith("。") or len(text) < 20 else None
+            return level if not text.endswith("。") or len(text) <= 30 else None
     if len(text) <= 16 and not re.search(r"[，。；：:,.%\d]", text):
         return 1  # a bare title line such as "部门整体绩效目标"
     return None
@@ -43,7 +47,7 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
     path: list[tuple[int, str]] = []
     lines: list[str] = []
     page: int | None = None
-    width = max((len(p.text.strip()) for p in paragraphs), default=0)
+    width = _page_width([len(p.text.strip()) for p in paragraphs])
 
     def flush() -> None:
         nonlocal lines
@@ -56,7 +60,7 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
         text = paragraph.text.strip()
         if not text or _PAGE_NUMBER.match(text) or _TOC_LINE.search(text):
             continue
-        level = heading_level(text)
+        level = heading_level(text, width)
         if level is None:
             if not lines:
                 page = paragraph.page
@@ -68,6 +72,12 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
         path.append((level, text))
     flush()
     return sections
+
+
+def _page_width(lengths: list[int]) -> int:
+    """The usual length of a full line: the 90th percentile of the longer lines."""
+    long_lines = sorted(n for n in lengths if n >= 10)
+    return long_lines[int(0.9 * (len(long_lines) - 1))] if long_lines else 0
 
 
 def _join_lines(lines: list[str], width: int) -> list[str]:

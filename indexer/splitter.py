@@ -25,6 +25,7 @@ _ENUM_PREFIX = re.compile(r"^\s*(?:\d{1,2}\s*[、.．]|[（(]\d{1,2}[)）])\s*(?
 _ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 _CJK = r"\u4e00-\u9fff"
+_FIRST_LEVEL_ONLY = ("产出指标", "效益指标", "效果指标", "满意度指标")
 _SIGN_OFF = re.compile(r"审核意见|股室意见|填报人|联系电话|签字|盖章|^日期$")
 
 
@@ -219,21 +220,19 @@ def _by_role(cells: list[str], roles: dict[int, str]) -> dict[str, str]:
     return got
 
 
-def _level_kind(cell: str) -> str | None:
-    """ "level1" or "level2" when ``cell`` is a level label, else None."""
+def _level_kinds(cell: str) -> set[str]:
+    """The level columns ``cell`` could stand in: 成本指标 fits both, 产出指标 the first."""
     cleaned = labels.clean_label(cell)
     # An indicator name may end in 满意度 too; a label out of place must look like one.
     coded = cleaned != _SPACES.sub("", cell)
     if not cell or not labels.is_level_label(cell) or not (coded or cleaned.endswith("指标")):
-        return None
-    if labels.canonical_level2(cell) and cleaned not in (
-        "产出指标",
-        "效益指标",
-        "效果指标",
-        "满意度指标",
-    ):
-        return "level2"
-    return "level1"
+        return set()
+    kinds = set()
+    if labels.canonical_level2(cell) and cleaned not in _FIRST_LEVEL_ONLY:
+        kinds.add("level2")
+    if labels.canonical_level1(cell) and (cleaned in labels.LEVEL1 or "level2" not in kinds):
+        kinds.add("level1")
+    return kinds
 
 
 def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, str] | None:
@@ -243,16 +242,15 @@ def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, str] | None
     level-2 label under 一级指标. Level labels are recognisable; the other cells keep
     their order: name, then description (when the table has one), then value.
     """
-    kinds = {index: _level_kind(cell) for index, cell in enumerate(cells)}
-    misplaced = [i for i, kind in kinds.items() if kind and roles.get(i) != kind]
-    if not misplaced:
+    kinds = {index: _level_kinds(cell) for index, cell in enumerate(cells)}
+    if not any(k and roles.get(i) not in k for i, k in kinds.items()):
         return None
     got: dict[str, str] = {}
     rest: list[str] = []
     for index, cell in enumerate(cells):
-        kind = kinds[index]
-        if kind and kind not in got:
-            got[kind] = cell
+        free = [k for k in ("level1", "level2") if k in kinds[index] and k not in got]
+        if free:
+            got[roles[index] if roles.get(index) in free else free[-1]] = cell
         elif cell:
             rest.append(cell)
     order = [r for r in ("name", "description", "value") if r in roles.values()]

@@ -1,0 +1,140 @@
+"""Text filings: encodings detected, and layouts beyond the five seeds read the same way."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from indexer.errors import ReadError
+from indexer.model import RawDocument, Table
+from indexer.readers.text import decode_text, text_to_blocks
+from indexer.reading import parse_file
+from indexer.splitter import split_document
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "corpus" / "002_19f2a4c4a62c75e5.txt"
+
+
+def _rows(filing_json: dict) -> list[tuple]:
+    return [
+        (i["level2"], i["name"], i["value"])
+        for p in filing_json["projects"]
+        for i in p["indicators"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda t: t.encode("gb18030"),
+        lambda t: t.encode("gbk", errors="ignore"),
+        lambda t: codecs.BOM_UTF8 + t.encode("utf-8"),
+        lambda t: t.encode("utf-16"),  # with BOM
+        lambda t: t.encode("utf-16-le"),  # without BOM
+        lambda t: t.encode("utf-16-be"),
+    ],
+    ids=["gb18030", "gbk", "utf-8-bom", "utf-16", "utf-16-le", "utf-16-be"],
+)
+def test_encodings_are_detected(tmp_path: Path, encode) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    path = tmp_path / "seed.txt"
+    path.write_bytes(encode(text))
+    assert decode_text(path.read_bytes()).replace("\ufeff", "") == text
+    assert _rows(parse_file(path).to_json()) == _rows(parse_file(SEED).to_json())
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"   \n\n", "empty"), (bytes(range(256)) * 8, "not a text file")],
+)
+def test_undecodable_text_is_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(ReadError, match=reason):
+        decode_text(data)
+
+
+def _filing(rows: list[list[str]]) -> dict:
+    doc = RawDocument(source="test", blocks=[Table(rows=rows)])
+    return split_document(doc).to_json()
+
+
+def test_scores_in_labels_and_cost_as_first_level() -> None:
+    filing = _filing(
+        [
+            ["项目名称", "社区矫正经费", "主管部门", "某某区司法局"],
+            ["年度金额", "350000元"],
+            ["一级指标", "二级指标", "三级指标", "指标值"],
+            ["产出指标(50分)", "数量指标(20分)", "矫正对象人数", "≥120人"],
+            ["成本指标(20分)", "经济成本指标", "人均培训费用", "≤350元/人"],
+            ["效益指标（20分）", "社会效益指标", "再犯罪率", "≤0.2%"],
+        ]
+    )
+    (project,) = filing["projects"]
+    assert project["amount_wan"] == pytest.approx(35.0)  # 元 converted to 万元
+    levels = [(i["level1"], i["level2"], i["level1_raw"]) for i in project["indicators"]]
+    assert levels == [
+        ("产出指标", "数量指标", "产出指标(50分)"),
+        ("成本指标", "成本指标", "成本指标(20分)"),
+        ("效益指标", "社会效益指标", "效益指标（20分）"),
+    ]
+
+
+def test_operator_number_and_unit_in_cells_of_their_own() -> None:
+    filing = _filing(
+        [
+            ["项目名称", "普法宣传"],
+            ["一级指标", "二级指标", "三级指标", "指标性质", "指标值", "度量单位"],
+            ["产出指标", "数量指标", "宣传场次", "≥", "10", "场"],
+            ["", "质量指标", "知晓率", "大于等于", "98", "%"],
+        ]
+    )
+    indicators = filing["projects"][0]["indicators"]
+    assert [(i["value"], i["op"], i["low"], i["unit"]) for i in indicators] == [
+        ("≥10场", ">=", 10.0, "场"),
+        ("大于等于98%", ">=", 98.0, "%"),
+    ]
+
+
+def test_other_value_headings_are_understood() -> None:
+    filing = _filing(
+        [
+            ["项目名称", "法律援助"],
+            ["一级指标", "二级指标", "三级指标", "数量值"],
+            ["产出指标", "数量指标", "案件数", "≥150件"],
+        ]
+    )
+    indicator = filing["projects"][0]["indicators"][0]
+    assert (indicator["value"], indicator["op"], indicator["low"]) == ("≥150件", ">=", 150.0)
+
+
+def test_amount_in_yuan_from_the_unit_line() -> None:
+    text = "单位：元\n项目名称\t办公楼维修\n项目年度金额\t1835900\n一级指标\t二级指标\t三级指标\t指标值\n"
+    text += "产出指标\t数量指标\t维修面积\t≥2500平方米\n"
+    filing = split_document(RawDocument(source="t", blocks=text_to_blocks(text))).to_json()
+    assert filing["projects"][0]["amount_wan"] == pytest.approx(183.59)
+
+
+def test_cell_per_line_layout_with_wrapped_cell() -> None:
+    text = "\n".join(
+        [
+            "\t项目名称", "\t普法经费", "",
+            "\t本年度", "绩效指标", "\t一级指标", "\t二级指标", "\t三级指标", "\t指标值", "",
+            "\t", "\t产出指标", "\t数量指标", "\t宣传场次", "\t≥10次", "",
+            "\t", "\t", "\t质量指标", "\t知晓率", "\t≥95%", "",
+        ]
+    )  # fmt: skip
+    filing = split_document(RawDocument(source="t", blocks=text_to_blocks(text))).to_json()
+    assert _rows(filing) == [("数量指标", "宣传场次", "≥10次"), ("质量指标", "知晓率", "≥95%")]
+
+
+def test_unknown_level_label_is_kept_raw() -> None:
+    filing = _filing(
+        [
+            ["项目名称", "试点"],
+            ["一级指标", "二级指标", "三级指标", "指标值"],
+            ["产出指标", "覆盖指标", "覆盖乡镇", "≥5个"],
+        ]
+    )
+    indicator = filing["projects"][0]["indicators"][0]
+    assert (indicator["level2"], indicator["level2_raw"]) == ("覆盖指标", "覆盖指标")
