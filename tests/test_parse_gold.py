@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from gold_score import Score, gold_stems, load_gold, score_filing
+
 from indexer.reading import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]

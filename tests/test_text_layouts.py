@@ -109,8 +109,8 @@ def test_other_value_headings_are_understood() -> None:
 
 
 def test_amount_in_yuan_from_the_unit_line() -> None:
-    text = "单位：元\n项目名称\t办公楼维修\n项目年度金额\t1835900\n一级指标\t二级指标\t三级指标\t指标值\n"
-    text += "产出指标\t数量指标\t维修面积\t≥2500平方米\n"
+    text = "单位：元\n项目名称\t办公楼维修\n项目年度金额\t1835900\n"
+    text += "一级指标\t二级指标\t三级指标\t指标值\n产出指标\t数量指标\t维修面积\t≥2500平方米\n"
     filing = split_document(RawDocument(source="t", blocks=text_to_blocks(text))).to_json()
     assert filing["projects"][0]["amount_wan"] == pytest.approx(183.59)
 
