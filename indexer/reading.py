@@ -57,7 +57,7 @@ def read_document(path: Path, max_bytes: int | None = None) -> RawDocument:
     kind = sniff(path)
     reader = _reader(kind)
     try:
-        return reader(path)
+        document = reader(path)
     except ReadError:
         raise
     except (zipfile.BadZipFile, KeyError) as err:
@@ -66,6 +66,8 @@ def read_document(path: Path, max_bytes: int | None = None) -> RawDocument:
         # Third-party parsers fail in many ways on damaged files; the user needs
         # the file and the gist, not a traceback.
         raise ReadError(f"could not read {kind.upper()}: {type(err).__name__}: {err}") from err
+    document.source = str(path)  # the path as given, so results trace back to it
+    return document
 
 
 def _reader(kind: str) -> Callable[[Path], RawDocument]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GOLD_DIR = Path(__file__).parent / "gold"
+REPORT: list[str] = []  # score lines, printed by conftest at the end of the run
 _SPACES = re.compile(r"\s+")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gold_score import Score, gold_stems, load_gold, score_filing
+from gold_score import REPORT, Score, gold_stems, load_gold, score_filing
 
 from indexer.reading import parse_file
 
@@ -25,12 +25,15 @@ def parsed_seeds() -> dict[str, dict]:
 
 def _report(scores: dict[str, Score], title: str) -> Score:
     total = None
-    print(f"\n{title}")
+    lines = [title]
     for name, score in scores.items():
-        print("  " + score.line(name))
+        lines.append("  " + score.line(name))
         total = score if total is None else total + score
     assert total is not None
-    print("  " + total.line("TOTAL"))
+    if len(scores) > 1:
+        lines.append("  " + total.line("TOTAL"))
+    print("\n".join(lines))
+    REPORT.extend(lines)
     return total
 
 
@@ -95,7 +98,7 @@ def test_renderings_score_against_gold(path: Path) -> None:
     parsed = parse_file(path).to_json()
     gold = load_gold(path.stem)
     score = score_filing(parsed, gold)
-    _report({path.name: score}, "rendering against gold")
+    _report({path.name: score}, f"{path.suffix[1:].upper()} rendering against gold")
     assert score.recall >= 0.95
     assert score.precision >= 0.95
     assert (parsed["adcode"], parsed["year"]) == (gold["adcode"], gold["year"])

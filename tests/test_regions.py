@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from indexer import regions
@@ -173,10 +171,8 @@ def test_province_level_names() -> None:
     assert region_from_name("仙桃市财政局") == Region("湖北省", None, "仙桃市", "429004")
 
 
-def test_data_file_loads_fast() -> None:
+def test_data_file_loads() -> None:
     regions._table.cache_clear()
-    start = time.perf_counter()
     table = regions._table()
-    assert time.perf_counter() - start < 0.5
     assert len(table.names) > 3000
     assert table.names["130535"] == "临西县"

@@ -1,0 +1,219 @@
+"""Read a DOCX into paragraphs and tables in document order (python-docx + its XML).
+
+The zip is checked before python-docx sees it, so a renamed file or a zip bomb gives a
+one-line reason instead of a traceback or an exhausted machine.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from docx import Document
+from docx.oxml.ns import qn
+from lxml import etree
+
+from ..errors import ReadError
+from ..model import Block, Paragraph, RawDocument, Table
+from .cells import join_lines
+
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 100  # uncompressed / compressed; real DOCX XML packs roughly 5-30x
+_RATIO_FLOOR = 1024 * 1024  # below 1 MB unpacked the ratio says nothing
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_REL_OFFICE_DOC = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+)
+
+_P, _TBL, _TR, _TC, _SDT = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:sdt")
+_T, _TAB, _BR, _CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
+_VAL = qn("w:val")
+_RENDERED_BREAK = qn("w:lastRenderedPageBreak")
+# Not text: tracked deletions, field codes, and the legacy copy of a text box (mc:Fallback
+# repeats what mc:Choice holds).
+_SKIP = {
+    qn("w:delText"),
+    qn("w:instrText"),
+    "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
+}
+
+
+def read_docx(
+    path: Path, max_unpacked: int = MAX_UNPACKED_BYTES, max_ratio: float = MAX_RATIO
+) -> RawDocument:
+    """Read ``path``; raise :class:`ReadError` when it is not a readable DOCX."""
+    path = Path(path)
+    check_zip(path, max_unpacked, max_ratio)
+    try:
+        doc = Document(str(path))
+    except Exception as exc:  # python-docx/lxml raise many kinds on broken parts
+        raise ReadError("DOCX is corrupt (cannot parse its XML)") from exc
+    body = doc.element.body
+    # Page numbers exist only if Word saved its layout (lastRenderedPageBreak marks).
+    has_pages = next(body.iter(_RENDERED_BREAK), None) is not None
+    walker = _Walker(has_pages)
+    walker.walk(body)
+    return RawDocument(source=path.name, blocks=walker.blocks)
+
+
+def check_zip(path: Path, max_unpacked: int = MAX_UNPACKED_BYTES, max_ratio: float = MAX_RATIO):
+    """Refuse files that are not a DOCX package or would unpack to too much."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ReadError(f"cannot open file ({exc.strerror})") from exc
+    if not head:
+        raise ReadError("file is empty")
+    if head == _OLE_MAGIC:
+        raise ReadError("not a DOCX (an OLE file: an old .doc or a password-protected DOCX)")
+    if not zipfile.is_zipfile(path):
+        raise ReadError("not a DOCX (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            # Declared sizes bound what zipfile will inflate (it stops at file_size and
+            # fails the CRC), so checking them is enough.
+            unpacked = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+            if unpacked > max_unpacked or (
+                unpacked > min(_RATIO_FLOOR, max_unpacked) and unpacked / packed > max_ratio
+            ):
+                raise ReadError("DOCX too large when unpacked (possible zip bomb)")
+            names = set(zf.namelist())
+            if "word/document.xml" not in names and _main_part(zf, names) is None:
+                raise ReadError("not a DOCX (no word/document.xml)")
+    except zipfile.BadZipFile as exc:
+        raise ReadError("not a DOCX (broken zip archive)") from exc
+
+
+def _main_part(zf: zipfile.ZipFile, names: set[str]) -> str | None:
+    """The main document part named by ``_rels/.rels`` (some tools don't call it document.xml)."""
+    if "_rels/.rels" not in names or zf.getinfo("_rels/.rels").file_size > 1024 * 1024:
+        return None
+    try:
+        rels = etree.fromstring(zf.read("_rels/.rels"))
+    except etree.XMLSyntaxError:
+        return None
+    for rel in rels:
+        if rel.get("Type") == _REL_OFFICE_DOC:
+            target = str(PurePosixPath(rel.get("Target", "").lstrip("/")))
+            return target if target in names else None
+    return None
+
+
+class _Walker:
+    """Walks the body XML in document order, emitting blocks."""
+
+    def __init__(self, has_pages: bool) -> None:
+        self.blocks: list[Block] = []
+        self.page: int | None = 1 if has_pages else None
+
+    def walk(self, parent) -> None:
+        for child in parent.iterchildren():
+            if child.tag == _P:
+                text = self._para_text(child).strip()
+                if text:
+                    self.blocks.append(Paragraph(text=text, page=self.page))
+            elif child.tag == _TBL:
+                page = self.page
+                rows = self._table_rows(child)
+                if rows:
+                    self.blocks.append(Table(rows=rows, page=page))
+            elif child.tag == _SDT:
+                content = child.find(qn("w:sdtContent"))
+                if content is not None:
+                    self.walk(content)
+
+    def _para_text(self, p) -> str:
+        """Text of a paragraph: runs, hyperlinks, fields' results; tabs and breaks kept."""
+        parts: list[str] = []
+        self._collect(p, parts)
+        return "".join(parts)
+
+    def _collect(self, el, parts: list[str]) -> None:
+        for child in el.iterchildren():
+            tag = child.tag
+            if tag == _T:
+                parts.append(child.text or "")
+            elif tag == _TAB:
+                parts.append("\t")
+            elif tag in (_BR, _CR):
+                if child.get(qn("w:type")) != "page":
+                    parts.append("\n")
+            elif tag == _RENDERED_BREAK and self.page is not None:
+                self.page += 1
+            elif tag in _SKIP:
+                continue
+            else:
+                self._collect(child, parts)
+
+    def _cell_text(self, tc) -> str:
+        """A cell's paragraphs (and any nested table's cells) joined like wrapped lines."""
+        lines: list[str] = []
+        for child in tc.iterchildren():
+            if child.tag == _P:
+                lines.append(self._para_text(child))
+            elif child.tag == _TBL:
+                # A nested table is flattened into the cell: its rows in order, cells spaced.
+                for row in self._table_rows(child):
+                    lines.append(" ".join(c for c in row if c))
+            elif child.tag == _SDT:
+                content = child.find(qn("w:sdtContent"))
+                if content is not None:
+                    lines.append(self._cell_text(content))
+        return join_lines([ln for part in lines for ln in part.splitlines()])
+
+    def _table_rows(self, tbl) -> list[list[str]]:
+        """Rows on the table grid; a merged cell's text is at its top-left, "" elsewhere."""
+        grid_cols = tbl.find(qn("w:tblGrid"))
+        width = len(grid_cols) if grid_cols is not None else 0
+        rows: list[list[str]] = []
+        for tr in _children(tbl, _TR):
+            row: list[str] = [""] * _grid_skip(tr, "w:gridBefore")
+            for tc in _children(tr, _TC):
+                span = _tc_int(tc, "w:gridSpan", 1)
+                vmerge = _tc_prop(tc, "w:vMerge")
+                # vMerge without val="restart" continues the cell above: its text is there.
+                continues = vmerge is not None and vmerge.get(_VAL) != "restart"
+                text = "" if continues else self._cell_text(tc)
+                row.append(text)
+                row.extend([""] * (max(span, 1) - 1))
+            row.extend([""] * _grid_skip(tr, "w:gridAfter"))
+            rows.append(row)
+        width = max([width, *(len(r) for r in rows)]) if rows else width
+        rows = [r + [""] * (width - len(r)) for r in rows]
+        return [r for r in rows if any(r)]
+
+
+def _children(el, tag: str):
+    """Direct children with ``tag``, looking through content controls (w:sdt)."""
+    for child in el.iterchildren():
+        if child.tag == tag:
+            yield child
+        elif child.tag == _SDT:
+            content = child.find(qn("w:sdtContent"))
+            if content is not None:
+                yield from _children(content, tag)
+
+
+def _tc_prop(tc, name: str):
+    tcpr = tc.find(qn("w:tcPr"))
+    return None if tcpr is None else tcpr.find(qn(name))
+
+
+def _tc_int(tc, name: str, default: int) -> int:
+    el = _tc_prop(tc, name)
+    try:
+        return int(el.get(_VAL)) if el is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _grid_skip(tr, name: str) -> int:
+    trpr = tr.find(qn("w:trPr"))
+    el = None if trpr is None else trpr.find(qn(name))
+    try:
+        return int(el.get(_VAL)) if el is not None else 0
+    except (TypeError, ValueError):
+        return 0
