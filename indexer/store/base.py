@@ -1,0 +1,92 @@
+"""The interface every store implements; query parsing, fusion and facets live above it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class StoreError(Exception):
+    """The store is missing, corrupt or unreachable; ``str(err)`` is shown to the user."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """field → accepted values: values of one field OR, different fields AND."""
+
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def matches(self, passage: dict) -> bool:
+        """True when ``passage`` passes every filter (for candidates checked in Python)."""
+        return all(str(passage.get(name)) in values for name, values in self.terms.items())
+
+
+@dataclass
+class KeywordResult:
+    """Top hits by BM25, the size of the whole match set, and facet counts over it."""
+
+    hits: list[tuple[str, float]]  # (passage id, score), best first
+    total: int
+    facets: dict[str, list[tuple[str, int]]]  # field → (value, count), most frequent first
+
+
+@dataclass
+class FilingRecord:
+    """A filing as stored: identity, content hash (for idempotent re-indexing), parse JSON."""
+
+    doc_id: str
+    source: str
+    content_hash: str
+    filing: dict  # the ``jixiao parse --json`` object
+
+
+class Store(ABC):
+    """Keyword search with filters and facet counts, kNN with filters, filings by id."""
+
+    backend: str = "?"
+
+    @abstractmethod
+    def write_filing(self, record: FilingRecord, passages: list[dict], vectors: np.ndarray) -> None:
+        """Store a filing and its passages, replacing whatever the filing had before.
+
+        ``passages[i]`` has the fields of ``mappings/passages.json`` (no vector);
+        ``vectors[i]`` is its normalised embedding.
+        """
+
+    @abstractmethod
+    def delete_filing(self, doc_id: str) -> None:
+        """Remove a filing and all its passages (no error if absent)."""
+
+    @abstractmethod
+    def content_hashes(self) -> dict[str, str]:
+        """doc_id → content hash of every stored filing."""
+
+    @abstractmethod
+    def get_filing(self, doc_id: str) -> FilingRecord | None:
+        """One stored filing, or None."""
+
+    @abstractmethod
+    def get_passages(self, ids: list[str]) -> list[dict]:
+        """Passages by id, in the order asked (unknown ids left out)."""
+
+    @abstractmethod
+    def keyword(
+        self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
+    ) -> KeywordResult:
+        """Passages whose tokens match every group (any token of a group), filtered.
+
+        An empty ``groups`` matches every passage (browsing by facets).
+        """
+
+    @abstractmethod
+    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
+        """The ``k`` nearest passages by cosine similarity among those passing ``filters``."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of passages stored."""
+
+    def close(self) -> None:  # noqa: B027 - optional for stores holding nothing open
+        """Release files and connections."""
