@@ -1,0 +1,471 @@
+"""The Elasticsearch store's requests and response parsing, as pure functions.
+
+Every function here builds the JSON body of one request (or reads one response)
+and does no I/O beyond reading the two mapping files, so all of it is unit-tested
+without a server; ``indexer/store/elastic.py`` only sends these bodies.
+
+Why the requests look the way they do (see ``shared/notes/research.md``):
+
+- Reciprocal rank fusion and the ``linear`` retriever need an Enterprise licence,
+  so the keyword and kNN searches are separate bodies (sent together through
+  ``_msearch`` when both are wanted) and are fused in Python above the store.
+- ``tokens`` is analysed by whitespace + lowercase only; the caller has already
+  segmented the text with jieba, so query tokens are sent as exact ``term``
+  queries (lowercased here, as the analyser lowercased the indexed tokens).
+- Passages are written under their own id (``_id`` = ``id``), so search hits are
+  read from ``_id`` and no ``_source`` is fetched for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer import schema
+from indexer.store.base import FilingRecord, Filters, KeywordResult
+
+FILINGS_MAPPING_PATH = Path(schema.MAPPING_PATH).with_name("filings.json")
+
+#: ``index.max_result_window``: a search cannot return hits beyond this rank.
+MAX_RESULT_WINDOW = 10_000
+#: The largest ``k`` and ``num_candidates`` a kNN search accepts.
+MAX_NUM_CANDIDATES = 10_000
+#: Buckets per facet; a facet lists every value it has up to this many.
+FACET_SIZE = 200
+#: Facets with many distinct values (every county, every department) get more buckets.
+FACET_SIZE_AT_LEAST = {"city": 500, "county": 2000, "department": 5000}
+#: Page size when listing every filing's content hash.
+FILINGS_PAGE_SIZE = 1000
+
+# Elasticsearch index naming rules: lowercase, none of \ / * ? " < > | , # : or
+# space, not starting with - _ +, not . or .., at most 255 bytes.
+_BAD_INDEX_CHARS = re.compile(r'[\\/*?"<>|,#: A-Z]')
+
+
+# --- index definitions -------------------------------------------------------------
+
+
+def index_body(*, refresh_interval: str | None = None) -> dict:
+    """Settings + mappings of a passages index: ``mappings/passages.json`` as declared.
+
+    ``refresh_interval`` ("-1" while bulk-loading a rebuild) is added to the
+    settings when given; the declared file is never modified.
+    """
+    body = copy.deepcopy(schema.mapping())
+    if refresh_interval is not None:
+        body["settings"]["refresh_interval"] = refresh_interval
+    return body
+
+
+@cache
+def _filings_mapping() -> dict:
+    data = json.loads(FILINGS_MAPPING_PATH.read_text(encoding="utf-8"))
+    data.pop("_comment", None)
+    return data
+
+
+def filings_index_body(*, refresh_interval: str | None = None) -> dict:
+    """Settings + mappings of a filings index: ``mappings/filings.json`` as declared."""
+    body = copy.deepcopy(_filings_mapping())
+    if refresh_interval is not None:
+        body["settings"]["refresh_interval"] = refresh_interval
+    return body
+
+
+def check_index_name(name: str) -> str:
+    """``name`` if Elasticsearch accepts it as an index or alias name, else ValueError."""
+    if (
+        not name
+        or name in (".", "..")
+        or name[0] in "-_+"
+        or _BAD_INDEX_CHARS.search(name)
+        or len(name.encode("utf-8")) > 255
+    ):
+        raise ValueError(
+            f"{name!r} is not a valid Elasticsearch index name "
+            '(lowercase, no spaces or \\ / * ? " < > | , # :, not starting with - _ +)'
+        )
+    return name
+
+
+def filings_alias(alias: str) -> str:
+    """The alias of the filings index that belongs to the passages alias ``alias``."""
+    return f"{alias}-filings"
+
+
+def versioned_index_name(alias: str, now: datetime) -> str:
+    """A concrete index behind ``alias``, named by its build time.
+
+    ``jixiao-passages`` at 2026-11-22 10:15:00.123 → ``jixiao-passages-20261122t101500-123``.
+    The milliseconds keep two rebuilds within one second apart; lowercase ``t``
+    because index names must be lowercase.
+    """
+    return f"{alias}-{now:%Y%m%dt%H%M%S}-{now.microsecond // 1000:03d}"
+
+
+def initial_index_name(alias: str) -> str:
+    """The concrete index ``ensure_index`` creates the first time.
+
+    A fixed name, not a timestamp: two indexers starting at once both try to
+    create the same index, one wins and the other sees ``resource_already_exists``,
+    instead of each creating its own index and leaving the alias on two indices
+    (which makes every write through the alias fail).
+    """
+    return f"{alias}-initial"
+
+
+def alias_swap_actions(
+    alias: str, new_index: str, old_indices: Iterable[str], *, drop_concrete: bool = False
+) -> dict:
+    """The ``_aliases`` body moving ``alias`` from ``old_indices`` to ``new_index``.
+
+    All actions are one request, which Elasticsearch applies atomically: a reader
+    resolves the alias to the old index or to the new one, never to both or none.
+    ``drop_concrete`` is for an index that is itself named ``alias`` (made before
+    aliases were used): ``remove_index`` deletes it in the same atomic step, as an
+    alias cannot be added while an index holds its name.
+    """
+    actions: list[dict] = [
+        {"remove": {"index": old, "alias": alias}} for old in old_indices if old != new_index
+    ]
+    if drop_concrete:
+        actions.append({"remove_index": {"index": alias}})
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    return {"actions": actions}
+
+
+# --- queries ------------------------------------------------------------------------
+
+
+def filters_clause(filters: Filters) -> list[dict]:
+    """One ``terms`` clause per field: its values OR'd; the clauses go in a filter (AND).
+
+    Values are sent as strings (filter fields are keyword fields; ``year`` is
+    ``"2025"``), matching ``Filters.matches``. An empty value tuple matches nothing,
+    which is what OR over no values means. Unknown fields are refused: Elasticsearch
+    would silently match nothing on an unmapped field.
+    """
+    allowed = schema.filter_fields()
+    clauses = []
+    for name, values in filters.terms.items():
+        if name not in allowed:
+            raise ValueError(f"cannot filter on {name!r}; filterable fields: {', '.join(allowed)}")
+        clauses.append({"terms": {name: [str(value) for value in values]}})
+    return clauses
+
+
+def _token_query(token: str) -> dict:
+    """An exact match of one jieba token in ``tokens``.
+
+    A token with spaces inside was split by the whitespace analyser at index
+    time, so all of its parts must be present instead.
+    """
+    parts = token.lower().split()
+    if len(parts) == 1:
+        return {"term": {"tokens": parts[0]}}
+    return {"bool": {"must": [{"term": {"tokens": part}} for part in parts]}}
+
+
+def _group_query(group: Sequence[str]) -> dict | None:
+    """Any token of the group (``should`` with minimum_should_match 1); None if it has none."""
+    tokens = list(dict.fromkeys(t.strip().lower() for t in group if t and t.strip()))
+    if not tokens:
+        return None
+    return {"bool": {"should": [_token_query(t) for t in tokens], "minimum_should_match": 1}}
+
+
+def facet_aggs(facets: Sequence[str], facet_size: int = FACET_SIZE) -> dict:
+    """A ``terms`` aggregation per facet field, named after the field.
+
+    Most frequent first, then by value, so equal counts come out in a stable order.
+    """
+    return {
+        name: {
+            "terms": {
+                "field": name,
+                "size": max(facet_size, FACET_SIZE_AT_LEAST.get(name, 0)),
+                "order": [{"_count": "desc"}, {"_key": "asc"}],
+            }
+        }
+        for name in facets
+    }
+
+
+def keyword_search_body(
+    groups: Sequence[Sequence[str]],
+    filters: Filters,
+    size: int,
+    facets: Sequence[str],
+    facet_size: int = FACET_SIZE,
+) -> dict:
+    """BM25 search: every group must match (any token of it), filtered, with facet counts.
+
+    No groups (or only empty ones) match every passage, for browsing by facets.
+    Facet counts are aggregations over the whole filtered match set, and
+    ``track_total_hits`` makes ``total`` exact instead of capped at 10,000.
+    ``size`` is capped at ``index.max_result_window``. Ties in score are broken by
+    passage id so pages are stable.
+    """
+    must = [q for q in (_group_query(g) for g in groups) if q is not None]
+    query: dict[str, Any] = {"must": must or [{"match_all": {}}]}
+    clauses = filters_clause(filters)
+    if clauses:
+        query["filter"] = clauses
+    body: dict[str, Any] = {
+        "query": {"bool": query},
+        "size": max(0, min(size, MAX_RESULT_WINDOW)),
+        "track_total_hits": True,
+        "_source": False,
+        "sort": ["_score", {"id": "asc"}],
+        # Sorting on more than _score alone would otherwise leave _score null.
+        "track_scores": True,
+    }
+    if facets:
+        body["aggs"] = facet_aggs(facets, facet_size)
+    return body
+
+
+def knn_search_body(
+    vector: np.ndarray | Sequence[float],
+    filters: Filters,
+    k: int,
+    num_candidates: int | None = None,
+) -> dict:
+    """Approximate kNN over ``vector`` with the filters inside the ``knn`` section.
+
+    A filter there is applied while the HNSW graph is searched, so the result is
+    the ``k`` nearest among passages that pass, not ``k`` nearest then filtered
+    (which could return fewer than ``k``). ``num_candidates`` defaults to
+    ``max(2k, 100)``: more candidates per shard, better recall; both capped at 10,000.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    k = min(k, MAX_NUM_CANDIDATES)
+    if num_candidates is None:
+        num_candidates = max(2 * k, 100)
+    num_candidates = min(max(num_candidates, k), MAX_NUM_CANDIDATES)
+    knn: dict[str, Any] = {
+        "field": "vector",
+        "query_vector": _vector_list(vector),
+        "k": k,
+        "num_candidates": num_candidates,
+    }
+    clauses = filters_clause(filters)
+    if clauses:
+        knn["filter"] = clauses
+    return {"knn": knn, "size": k, "_source": False}
+
+
+def msearch_lines(index: str, bodies: Sequence[dict]) -> list[dict]:
+    """The ``_msearch`` request: a header line naming ``index`` before each body.
+
+    Sends the keyword and kNN searches in one round trip; the responses come back
+    in the same order.
+    """
+    lines: list[dict] = []
+    for body in bodies:
+        lines.append({"index": index})
+        lines.append(body)
+    return lines
+
+
+def filings_page_body(size: int = FILINGS_PAGE_SIZE, after: list | None = None) -> dict:
+    """One page of (doc_id, content_hash) over the filings index, by doc_id.
+
+    ``search_after`` (the last hit's sort values) pages through any number of
+    filings; ``from`` would stop at 10,000.
+    """
+    body: dict[str, Any] = {
+        "query": {"match_all": {}},
+        "size": size,
+        "sort": [{"doc_id": "asc"}],
+        "_source": ["doc_id", "content_hash"],
+        "track_total_hits": False,
+    }
+    if after is not None:
+        body["search_after"] = after
+    return body
+
+
+def delete_by_doc_body(doc_id: str) -> dict:
+    """``_delete_by_query`` body removing every passage of one filing."""
+    return {"query": {"term": {"doc_id": doc_id}}}
+
+
+def stale_passages_body(doc_id: str, keep_ids: Sequence[str]) -> dict:
+    """``_delete_by_query`` body removing a filing's passages except ``keep_ids``.
+
+    Run after the filing's new passages were written, it removes the ones the new
+    version no longer has, so the filing never drops out of search while it is
+    being replaced.
+    """
+    query: dict[str, Any] = {"filter": [{"term": {"doc_id": doc_id}}]}
+    if keep_ids:
+        query["must_not"] = [{"ids": {"values": list(keep_ids)}}]
+    return {"query": {"bool": query}}
+
+
+# --- writes -------------------------------------------------------------------------
+
+
+def _vector_list(vector: np.ndarray | Sequence[float]) -> list[float]:
+    """Plain Python floats (JSON serialisable), after checking the dimension."""
+    values = np.asarray(vector, dtype=np.float32).ravel()
+    if values.shape[0] != schema.vector_dims():
+        raise ValueError(
+            f"vector has {values.shape[0]} dimensions, the index {schema.vector_dims()}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("vector has NaN or infinite values")
+    return [float(x) for x in values]
+
+
+def bulk_actions(
+    index: str, passages: Sequence[dict], vectors: np.ndarray | Sequence[Sequence[float]]
+) -> list[dict]:
+    """``_bulk`` lines: an ``index`` action (``_id`` = passage id), then passage + vector.
+
+    ``index`` overwrites a passage with the same id, so writing a filing again is
+    idempotent. Unknown fields are refused here with their name, rather than by the
+    strict mapping as a per-item bulk error.
+    """
+    if len(passages) != len(vectors):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    known = set(schema.stored_fields())
+    lines: list[dict] = []
+    for passage, vector in zip(passages, vectors, strict=True):
+        unknown = sorted(set(passage) - known)
+        if unknown:
+            raise ValueError(f"passage fields not in mappings/passages.json: {', '.join(unknown)}")
+        if not passage.get("id"):
+            raise ValueError("passage without an id")
+        lines.append({"index": {"_index": index, "_id": str(passage["id"])}})
+        lines.append({**passage, "vector": _vector_list(vector)})
+    return lines
+
+
+def filing_source(record: FilingRecord) -> dict:
+    """The filings-index document for ``record`` (``_id`` = ``record.doc_id``)."""
+    return {
+        "doc_id": record.doc_id,
+        "source": record.source,
+        "content_hash": record.content_hash,
+        "filing": record.filing,
+    }
+
+
+def filing_actions(index: str, records: Iterable[FilingRecord]) -> list[dict]:
+    """``_bulk`` lines indexing filing records, for a rebuild."""
+    lines: list[dict] = []
+    for record in records:
+        lines.append({"index": {"_index": index, "_id": record.doc_id}})
+        lines.append(filing_source(record))
+    return lines
+
+
+# --- responses ----------------------------------------------------------------------
+
+
+def cosine_from_score(score: float) -> float:
+    """Cosine similarity from a kNN ``_score`` on a ``cosine`` dense_vector field.
+
+    Elasticsearch makes scores non-negative by reporting ``(1 + cosine) / 2``
+    for ``similarity: cosine``; the store interface promises cosine, so this
+    inverts it: ``cosine = 2 * score - 1``.
+    """
+    return 2.0 * float(score) - 1.0
+
+
+def _hit_id(hit: Mapping) -> str:
+    source = hit.get("_source") or {}
+    return str(source.get("id") or hit["_id"])
+
+
+def _hit_score(hit: Mapping) -> float:
+    score = hit.get("_score")
+    if score is None and hit.get("sort"):
+        score = hit["sort"][0]
+    return float(score or 0.0)
+
+
+def _total(hits: Mapping) -> int:
+    total = hits.get("total", 0)
+    # An int when the request said rest_total_hits_as_int, else {"value", "relation"}.
+    return int(total["value"] if isinstance(total, Mapping) else total)
+
+
+def parse_keyword_response(resp: Mapping) -> KeywordResult:
+    """A keyword search response → hits (id, BM25 score), exact total, facet counts."""
+    hits = resp["hits"]
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for name, agg in (resp.get("aggregations") or {}).items():
+        facets[name] = [
+            (str(b.get("key_as_string", b["key"])), int(b["doc_count"])) for b in agg["buckets"]
+        ]
+    return KeywordResult(
+        hits=[(_hit_id(h), _hit_score(h)) for h in hits["hits"]],
+        total=_total(hits),
+        facets=facets,
+    )
+
+
+def parse_knn_response(resp: Mapping) -> list[tuple[str, float]]:
+    """A kNN search response → (passage id, cosine similarity), nearest first."""
+    return [(_hit_id(h), cosine_from_score(_hit_score(h))) for h in resp["hits"]["hits"]]
+
+
+def parse_mget_response(resp: Mapping) -> list[dict]:
+    """An ``_mget`` response → the found passages' sources, in the order asked."""
+    return [dict(d["_source"]) for d in resp["docs"] if d.get("found")]
+
+
+def filing_from_source(source: Mapping) -> FilingRecord:
+    """A filings-index ``_source`` → FilingRecord."""
+    return FilingRecord(
+        doc_id=source["doc_id"],
+        source=source.get("source") or "",
+        content_hash=source.get("content_hash") or "",
+        filing=source.get("filing") or {},
+    )
+
+
+def parse_filings_page(resp: Mapping) -> tuple[dict[str, str], list | None]:
+    """One page of ``filings_page_body`` → (doc_id → hash, ``search_after`` for the next page).
+
+    The second value is the last hit's sort values, None for an empty page; a page
+    with fewer hits than asked is the last one.
+    """
+    hits = resp["hits"]["hits"]
+    page = {h["_source"]["doc_id"]: h["_source"].get("content_hash", "") for h in hits}
+    return page, (hits[-1]["sort"] if hits else None)
+
+
+def response_error(resp: Mapping) -> str | None:
+    """The error of one ``_msearch`` item (or any error body) as one line, else None."""
+    error = resp.get("error")
+    if not error:
+        return None
+    if isinstance(error, Mapping):
+        return f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
+    return str(error)
+
+
+def bulk_errors(resp: Mapping) -> list[str]:
+    """Each failed item of a ``_bulk`` response as ``"<_id>: <type>: <reason>"``."""
+    if not resp.get("errors"):
+        return []
+    failed = []
+    for item in resp.get("items", []):
+        ((_, result),) = item.items()
+        error = result.get("error")
+        if error:
+            failed.append(f"{result.get('_id')}: {response_error({'error': error})}")
+    return failed
