@@ -77,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _store_options(search)
     search.set_defaults(run=_run_search)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score search quality on the judged queries (nDCG@10, Recall@10, MRR per mode)",
+        description="Run bench/relevance/queries.json against an index of corpus/ in every mode.",
+    )
+    evaluate.add_argument("--queries", type=Path, help="judged queries (JSON)")
+    evaluate.add_argument("--json", action="store_true", help="print all scores as JSON")
+    _store_options(evaluate)
+    evaluate.set_defaults(run=_run_eval)
     return parser
 
 
@@ -142,6 +152,26 @@ def _run_search(args: argparse.Namespace) -> int:
             print(json.dumps(result, ensure_ascii=False))
         else:
             print(_search_text(result))
+        return 0
+    return 2
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from indexer.embeddings import Embedder
+    from indexer.eval_runner import QUERIES, format_table, run_eval
+    from indexer.search import Searcher
+    from indexer.store.factory import open_store
+
+    with _store_errors():
+        store = open_store(args.store, args.es)
+        try:
+            results = run_eval(Searcher(store, Embedder(args.model)), args.queries or QUERIES)
+        except ValueError as err:  # a judgment names no passage: index corpus/ first
+            print(f"jixiao: {err}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
+        print(json.dumps(results, ensure_ascii=False) if args.json else format_table(results))
         return 0
     return 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from indexer.tokenize import index_tokens
+from indexer.tokenize import CONTEXT_PREFIX, index_tokens
 
 
 def doc_id_for(source: str) -> str:
@@ -57,16 +57,13 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
                 "unit": indicator.get("unit"),
             }
             text = indicator_text(indicator)
-            context = f"{project.get('name') or ''} {text}"  # the project's words count too
-            out.append(
-                _passage(
-                    base, "indicator", f"p{p_index}i{i_index}", text, fields, indicator, context
-                )
-            )
+            local = f"p{p_index}i{i_index}"
+            context = project.get("name")  # the project's words count too, but less
+            out.append(_passage(base, "indicator", local, text, fields, indicator, context))
     for s_index, section in enumerate(filing.get("sections", [])):
         text = section.get("text") or ""
         fields = {"heading": section.get("heading")}
-        context = f"{section.get('heading') or ''} {text}"
+        context = section.get("heading")
         out.append(_passage(base, "narrative", f"s{s_index}", text, fields, section, context))
     for position, passage in enumerate(out):
         passage["position"] = position
@@ -88,12 +85,25 @@ def _passage(
         "id": f"{base['doc_id']}-{local_id}",
         "kind": kind,
         "text": text,
-        "tokens": " ".join(index_tokens(context if context is not None else text)),
+        "tokens": " ".join(passage_tokens(text, context)),
         "page": origin.get("page"),
     }
     if origin.get("low_confidence"):
         passage["low_confidence"] = True
     return passage
+
+
+def passage_tokens(text: str, context: str | None = None) -> list[str]:
+    """Tokens of the passage's own words, then its context's marked with ``ctx:``.
+
+    A query word matches either form (see :func:`indexer.tokenize.query_groups`),
+    and as context terms are shared by every indicator of a project they weigh
+    less in BM25: a word in the indicator itself outranks one only in its project.
+    """
+    tokens = index_tokens(text)
+    if context:
+        tokens += [CONTEXT_PREFIX + t for t in index_tokens(context)]
+    return tokens
 
 
 def indicator_text(indicator: dict) -> str:

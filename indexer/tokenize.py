@@ -22,6 +22,7 @@ QUERY_STOPWORDS = frozenset(
     + ["哪些", "什么", "多少", "如何", "怎么"]
 )
 _lock = threading.Lock()
+CONTEXT_PREFIX = "ctx:"  # marks tokens from a passage's context (its project, its heading)
 
 
 @cache
@@ -63,8 +64,9 @@ def index_tokens(text: str) -> list[str]:
 def query_groups(query: str) -> list[list[str]]:
     """A query as AND-groups of tokens: every word the user typed must match.
 
-    Each group lists the accepted forms of one word: the word itself, or, for a
-    word the dictionary splits, its parts as separate groups.
+    Each group lists the accepted forms of one word: in the passage's own text,
+    or in its context (``ctx:`` tokens); a word the dictionary splits gives one
+    group per part.
     """
     groups: list[list[str]] = []
     seen: set[str] = set()
@@ -74,11 +76,11 @@ def query_groups(query: str) -> list[list[str]]:
             if not _keep(token) or token in QUERY_STOPWORDS or token in seen:
                 continue
             seen.add(token)
-            groups.append([token])
+            groups.append([token, CONTEXT_PREFIX + token])
     return groups
 
 
 def highlight_terms(query: str) -> list[str]:
     """The strings to mark in a hit: the query's tokens, longest first."""
-    terms = {token for group in query_groups(query) for token in group}
+    terms = {group[0] for group in query_groups(query)}
     return sorted(terms, key=len, reverse=True)

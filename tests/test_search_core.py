@@ -25,8 +25,11 @@ def test_index_tokens_keep_domain_words_whole_and_their_parts() -> None:
 
 
 def test_query_groups_drop_function_words_and_repeats() -> None:
-    assert query_groups("社区矫正 成本指标") == [["社区矫正"], ["成本指标"]]
-    assert query_groups("社区矫正的成本 社区矫正") == [["社区矫正"], ["成本"]]
+    assert query_groups("社区矫正 成本指标") == [
+        ["社区矫正", "ctx:社区矫正"],
+        ["成本指标", "ctx:成本指标"],
+    ]
+    assert [g[0] for g in query_groups("社区矫正的成本 社区矫正")] == ["社区矫正", "成本"]
     assert query_groups("  ，。 ") == []
 
 
@@ -61,8 +64,10 @@ def test_indicator_passage_carries_its_project_and_levels(passages: list[dict]) 
         "产出指标", "成本指标", "=", 260.0, "元/人/年",
     )  # fmt: skip
     assert (cost["province"], cost["county"], cost["year"]) == ("宁夏回族自治区", "平罗县", "2025")
-    # The project's words are searchable on its indicators.
-    assert {"安置帮教", "经费", "成本指标"} <= set(cost["tokens"].split())
+    # The project's words are searchable on its indicators, marked as context.
+    tokens = set(cost["tokens"].split())
+    assert {"安置帮教", "成本指标", "ctx:安置帮教", "ctx:经费"} <= tokens
+    assert "经费" not in tokens and "ctx:成本指标" not in tokens
     assert embedding_text(cost).startswith("2025年全区安置帮教经费：")
 
 
