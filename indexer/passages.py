@@ -31,6 +31,13 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
         "department": filing.get("department"),
         "low_confidence": bool(filing.get("low_confidence")),
     }
+    # Who and where: a query naming the county or the filer ("临西县 普法宣传")
+    # finds every passage of the filing through these context words.
+    where = " ".join(
+        str(x)
+        for x in (filing.get("department"), filing.get("county") or filing.get("city"))
+        if x
+    )
     out: list[dict] = []
     for p_index, project in enumerate(filing.get("projects", [])):
         project_fields = {
@@ -39,7 +46,9 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
             "amount_wan": project.get("amount_wan"),
         }
         out.append(
-            _passage(base, "project", f"p{p_index}", project_text(project), project_fields, project)
+            _passage(
+                base, "project", f"p{p_index}", project_text(project), project_fields, project, where
+            )
         )
         for i_index, indicator in enumerate(project.get("indicators", [])):
             fields = {
@@ -58,12 +67,12 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
             }
             text = indicator_text(indicator)
             local = f"p{p_index}i{i_index}"
-            context = project.get("name")  # the project's words count too, but less
+            context = f"{project.get('name') or ''} {where}"  # count too, but less
             out.append(_passage(base, "indicator", local, text, fields, indicator, context))
     for s_index, section in enumerate(filing.get("sections", [])):
         text = section.get("text") or ""
         fields = {"heading": section.get("heading")}
-        context = section.get("heading")
+        context = f"{section.get('heading') or ''} {where}"
         out.append(_passage(base, "narrative", f"s{s_index}", text, fields, section, context))
     for position, passage in enumerate(out):
         passage["position"] = position
@@ -135,8 +144,12 @@ def project_text(project: dict) -> str:
 
 def embedding_text(passage: dict) -> str:
     """What the encoder sees: the passage with its project and heading for context."""
-    if passage["kind"] == "indicator" and passage.get("project_name"):
-        return f"{passage['project_name']}：{passage['text']}"
+    if passage["kind"] == "indicator":
+        # The indicator's own words first; level labels are boilerplate to the encoder.
+        described = passage.get("indicator_name") or ""
+        if passage.get("description") and passage["description"] != described:
+            described += f"（{passage['description']}）"
+        return f"{described} {passage.get('value') or ''}；{passage.get('project_name') or ''}"
     if passage["kind"] == "narrative" and passage.get("heading"):
         return f"{passage['heading']}：{passage['text']}"
     return passage["text"]

@@ -1,0 +1,192 @@
+"""``jixiao index`` and ``jixiao search --json`` end to end on corpus/, with the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer import schema
+from indexer.cli import main
+from indexer.store.embedded import EmbeddedStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_PASSAGES = 552  # 70 projects + 452 indicators + 30 narrative paragraphs of corpus/
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A copy of corpus/ indexed once; the embedding cache is shared by every test here."""
+    base = tmp_path_factory.mktemp("cli")
+    corpus = base / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    os.environ["JIXIAO_CACHE"] = str(base / "cache.sqlite")
+    assert main(["index", str(corpus), "--store", str(base / "store")]) == 0
+    return {"base": base, "corpus": corpus, "store": base / "store"}
+
+
+def search(capsys: pytest.CaptureFixture[str], store: Path, *args: str) -> dict:
+    assert main(["search", *args, "--json", "--store", str(store)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_index_summary_and_idempotent_rerun(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["index", str(env["corpus"]), "--store", str(env["store"])]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("jixiao index: 5 files: 0 indexed, 5 unchanged, 0 failed; 0 passages")
+    store = EmbeddedStore(env["store"], create=False)
+    assert store.count() == CORPUS_PASSAGES
+    store.close()
+
+
+def test_search_json_follows_the_contract(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    result = search(capsys, env["store"], "社区矫正 成本指标")
+    assert {"query", "mode", "total", "hits", "facets"} <= result.keys()
+    assert result["mode"] == "hybrid" and result["total"] >= len(result["hits"]) > 0
+    assert set(result["facets"]) == set(schema.facet_fields())
+    for hit in result["hits"]:
+        assert {
+            "id",
+            "kind",
+            "score",
+            "text",
+            "highlight",
+            "doc",
+            "project",
+            "indicator",
+        } <= hit.keys()
+        assert {"id", "source", "title", "province", "city", "county", "year", "department"} <= hit[
+            "doc"
+        ].keys()
+        assert (hit["indicator"] is None) == (hit["kind"] != "indicator")
+    indicators = [h for h in result["hits"] if h["kind"] == "indicator"]
+    assert len({h["doc"]["department"] for h in indicators}) >= 2
+    top = indicators[0]
+    assert top["indicator"]["level2"] == "成本指标"
+    assert "社区矫正" in (top["project"]["name"] or "") + top["text"]
+    assert "<mark>成本指标</mark>" in top["highlight"]
+
+
+def test_facets_count_the_whole_match_set(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    result = search(capsys, env["store"], "满意度", "--mode", "keyword", "--size", "1")
+    assert len(result["hits"]) == 1
+    assert sum(f["count"] for f in result["facets"]["kind"]) == result["total"] > 10
+    assert sum(f["count"] for f in result["facets"]["province"]) == result["total"]
+
+
+def test_filters_same_field_or_other_fields_and(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = search(capsys, env["store"], "满意度", "--mode", "keyword", "--filter", "county=临西县")
+    two = search(
+        capsys, env["store"], "满意度", "--mode", "keyword",
+        "--filter", "county=临西县", "--filter", "county=乐亭县",
+    )  # fmt: skip
+    assert 0 < one["total"] < two["total"]
+    assert {h["doc"]["county"] for h in two["hits"]} <= {"临西县", "乐亭县"}
+    both = search(
+        capsys, env["store"], "满意度", "--mode", "keyword",
+        "--filter", "county=临西县", "--filter", "county=乐亭县", "--filter", "year=2024",
+    )  # fmt: skip
+    assert both["total"] > 0 and {h["doc"]["year"] for h in both["hits"]} == {2024}
+    assert both["total"] < two["total"]
+
+
+def test_semantic_mode_finds_paraphrases(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    result = search(capsys, env["store"], "矫正人员再次违法比例", "--mode", "semantic", "--size", "3")
+    assert all("犯罪率" in h["text"] for h in result["hits"])
+    keyword = search(capsys, env["store"], "矫正人员再次违法比例", "--mode", "keyword")
+    assert keyword["total"] == 0  # no passage has these words: only meaning finds them
+
+
+def test_bad_parameters_and_missing_store(
+    env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "x", "--store", str(env["store"]), "--filter", "colour=red"]) == 2
+    assert "unknown filter field 'colour'" in capsys.readouterr().err
+    assert main(["search", "x", "--store", str(env["store"]), "--size", "500"]) == 2
+    assert "size" in capsys.readouterr().err
+    assert main(["search", "x", "--store", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no index at" in err and "Traceback" not in err
+
+
+def test_changed_file_replaces_its_passages(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    changed = env["base"] / "changed"
+    changed.mkdir()
+    path = changed / "002.txt"
+    text = (env["corpus"] / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    store_dir = env["base"] / "store-changed"
+    assert main(["index", str(path), "--store", str(store_dir)]) == 0
+    path.write_text(text.replace("安置帮教宣传教育", "冰糖葫芦"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["index", str(path), "--store", str(store_dir)]) == 0
+    assert "1 indexed" in capsys.readouterr().out
+    new = search(capsys, store_dir, "冰糖葫芦", "--mode", "keyword")
+    old = search(capsys, store_dir, "安置帮教宣传教育", "--mode", "keyword")
+    assert new["total"] == 3  # the phrase stood in three indicators
+    assert all("安置帮教宣传教育" not in h["text"] for h in old["hits"])
+    store = EmbeddedStore(store_dir, create=False)
+    assert store.count() == 125  # 10 projects + 115 indicators, once each
+    store.close()
+
+
+def test_kill_minus_nine_during_index_then_rerun(env: dict) -> None:
+    """A killed ``jixiao index`` leaves a store that answers; the next run completes it."""
+    store_dir = env["base"] / "store-killed"
+    command = [
+        sys.executable,
+        "-m",
+        "indexer.cli",
+        "index",
+        str(env["corpus"]),
+        "--store",
+        str(store_dir),
+    ]
+    child = subprocess.Popen(
+        command, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if (store_dir / "jixiao.sqlite").exists() and _filings(store_dir) >= 1:
+            break
+        time.sleep(0.05)
+    if child.poll() is None:
+        child.send_signal(signal.SIGKILL)
+    child.wait()
+    store = EmbeddedStore(store_dir, create=False)  # opens after the kill …
+    store.count()  # … and answers
+    store.close()
+    rerun = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    store = EmbeddedStore(store_dir, create=False)
+    assert store.count() == CORPUS_PASSAGES
+    assert len(store.content_hashes()) == 5
+    ids = [h for h, _ in store.keyword([], schema_filters(), 10_000, []).hits]
+    assert len(ids) == len(set(ids)) == CORPUS_PASSAGES
+    store.close()
+
+
+def schema_filters():  # noqa: ANN201 - a Filters with nothing in it
+    from indexer.store.base import Filters
+
+    return Filters()
+
+
+def _filings(store_dir: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{store_dir / 'jixiao.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM filings").fetchone()[0]
+    except sqlite3.Error:
+        return 0
