@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Install, build the embedding model, and read every filing in corpus/.
+# Install, build the embedding model, index corpus/ into the embedded store, try a search.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 .venv/bin/python -m indexer.e5_model models/multilingual-e5-small
-mkdir -p data
-.venv/bin/jixiao parse corpus/ --json > data/corpus.jsonl
-echo "parsed $(wc -l < data/corpus.jsonl) filings into data/corpus.jsonl"
+.venv/bin/jixiao index corpus/ --store data/index
+.venv/bin/jixiao search "社区矫正 成本指标" --store data/index --size 5
