@@ -21,6 +21,7 @@ from indexer.targets import parse_target
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 _UNIT_LINE = re.compile(r"单位[:：]\s*(万元|元|千元|亿元)")
+_MONEY_SCALE = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}  # to 万元
 _ENUM_PREFIX = re.compile(r"^\s*(?:\d{1,2}\s*[、.．]|[（(]\d{1,2}[)）])\s*(?=\D)")
 _ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
 _YEAR = re.compile(r"(20\d{2})\s*年")
@@ -131,9 +132,7 @@ class _State:
         for cell in cells:
             match = _UNIT_LINE.search(cell)
             if match:
-                self.money_scale = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}[
-                    match.group(1)
-                ]
+                self.money_scale = _MONEY_SCALE[match.group(1)]
             elif cell and self.roles is None and _ORG_CODE.match(cell) and _looks_like_org(cell):
                 self.units.append(_clean_org(cell) or cell)
 
@@ -192,7 +191,7 @@ class _State:
         text = block.text.strip()
         match = _UNIT_LINE.search(text)
         if match:
-            self.money_scale = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}[match.group(1)]
+            self.money_scale = _MONEY_SCALE[match.group(1)]
             return
         if self.projects or re.search(r"绩效目标表\s*$", text):
             return  # inside the project tables: titles and sign-offs, not narrative
