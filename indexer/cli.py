@@ -87,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print all scores as JSON")
     _store_options(evaluate)
     evaluate.set_defaults(run=_run_eval)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the search portal (gunicorn) on 127.0.0.1:8000",
+        description="Serve the portal and /api/search with gunicorn.",
+    )
+    _store_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    serve.set_defaults(run=_run_serve)
     return parser
 
 
@@ -174,6 +186,17 @@ def _run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(results, ensure_ascii=False) if args.json else format_table(results))
         return 0
     return 2
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from webapp.serve import serve
+
+    if not 1 <= args.workers <= 64 or not 1 <= args.threads <= 64:
+        print("jixiao: --workers and --threads must be between 1 and 64", file=sys.stderr)
+        return 2
+    store = str(args.store) if args.store else None
+    serve(store, args.es, args.host, args.port, args.workers, args.threads, args.model)
+    return 0
 
 
 @contextmanager

@@ -34,9 +34,7 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
     # Who and where: a query naming the county or the filer ("临西县 普法宣传")
     # finds every passage of the filing through these context words.
     where = " ".join(
-        str(x)
-        for x in (filing.get("department"), filing.get("county") or filing.get("city"))
-        if x
+        str(x) for x in (filing.get("department"), filing.get("county") or filing.get("city")) if x
     )
     out: list[dict] = []
     for p_index, project in enumerate(filing.get("projects", [])):
@@ -45,11 +43,8 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
             "project_code": project.get("code"),
             "amount_wan": project.get("amount_wan"),
         }
-        out.append(
-            _passage(
-                base, "project", f"p{p_index}", project_text(project), project_fields, project, where
-            )
-        )
+        text = project_text(project)
+        out.append(_passage(base, "project", f"p{p_index}", text, project_fields, project, where))
         for i_index, indicator in enumerate(project.get("indicators", [])):
             fields = {
                 **project_fields,

@@ -154,18 +154,26 @@ class Searcher:
             ranked = rrf([keyword_ids, semantic_ids])
         in_keyword = set(keyword_ids)
         extra = [pid for pid in semantic_ids if pid not in in_keyword]
-        total = keyword_total + len(extra)
-        if extra:
-            # Semantic-only matches are not in the keyword aggregation: count them here.
-            for passage in self.store.get_passages(extra):
-                for name in facets:
-                    value = passage.get(name)
-                    if value not in (None, ""):
-                        facet_counts[name][str(value)] += 1
+        total = keyword_total
+        # Semantic-only matches are not in the keyword aggregation: count them here,
+        # leaving out those the keyword query matched beyond the ids it returned.
+        keyword_ran = mode == "hybrid" and bool(groups)
+        for passage in self.store.get_passages(extra) if extra else []:
+            if keyword_ran and matches_groups(passage, groups):
+                continue
+            total += 1
+            for name in facets:
+                value = passage.get(name)
+                if value not in (None, ""):
+                    facet_counts[name][str(value)] += 1
         page_ids = ranked[(request.page - 1) * request.size : wanted]
         passages = {p["id"]: p for p in self.store.get_passages([pid for pid, _ in page_ids])}
         terms = highlight_terms(request.query)
-        hits = [_hit(passages[pid], score, terms) for pid, score in page_ids if pid in passages]
+        hits = [
+            hit_from_passage(passages[pid], score, terms)
+            for pid, score in page_ids
+            if pid in passages
+        ]
         return {
             "query": request.query,
             "mode": request.mode,
@@ -184,6 +192,12 @@ class Searcher:
         }
 
 
+def matches_groups(passage: dict, groups: list[list[str]]) -> bool:
+    """True when the passage's tokens match every group, as the stores' keyword query does."""
+    tokens = set((passage.get("tokens") or "").split())
+    return all(any(token in tokens for token in group) for group in groups)
+
+
 def _keyword_scores(ids: list[str]) -> list[float]:
     """Keyword mode reports reciprocal ranks too, so scores compare across modes."""
     return [1.0 / (RRF_K + rank) for rank in range(1, len(ids) + 1)]
@@ -193,7 +207,8 @@ def _facet_value(name: str, value: str) -> str | int:
     return int(value) if name == "year" and value.isdigit() else value
 
 
-def _hit(passage: dict, score: float, terms: list[str]) -> dict:
+def hit_from_passage(passage: dict, score: float, terms: list[str]) -> dict:
+    """One hit of the search JSON (the contract's shape) from a stored passage."""
     kind = passage["kind"]
     year = passage.get("year")
     hit = {

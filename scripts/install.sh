@@ -15,10 +15,15 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 .venv/bin/python -m pip install --quiet -e ".[test]"
 
-# OCR for scanned PDFs is optional: install Tesseract where we may (root + apt).
-if ! command -v tesseract >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing tesseract-ocr (chi_sim) for scanned PDFs…"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-     tesseract-ocr tesseract-ocr-chi-sim >/dev/null) \
-    || echo "warning: could not install tesseract; scanned PDFs will be skipped with a warning"
+# System packages, where we may install them (root + apt): Tesseract for scanned
+# PDFs (optional at run time), Debian's Chromium and CJK fonts for the browser
+# tests (Playwright drives /usr/bin/chromium; it never downloads a browser).
+missing=""
+command -v tesseract >/dev/null 2>&1 || missing="$missing tesseract-ocr tesseract-ocr-chi-sim"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing="$missing fonts-noto-cjk"
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing:$missing"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) \
+    || echo "warning: could not install$missing (OCR / browser tests will say they are skipped)"
 fi

@@ -101,9 +101,10 @@ def test_filters_same_field_or_other_fields_and(
 
 
 def test_semantic_mode_finds_paraphrases(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    result = search(capsys, env["store"], "矫正人员再次违法比例", "--mode", "semantic", "--size", "3")
+    query = "矫正人员再次违法比例"
+    result = search(capsys, env["store"], query, "--mode", "semantic", "--size", "3")
     assert all("犯罪率" in h["text"] for h in result["hits"])
-    keyword = search(capsys, env["store"], "矫正人员再次违法比例", "--mode", "keyword")
+    keyword = search(capsys, env["store"], query, "--mode", "keyword")
     assert keyword["total"] == 0  # no passage has these words: only meaning finds them
 
 
@@ -190,3 +191,23 @@ def _filings(store_dir: Path) -> int:
             return db.execute("SELECT count(*) FROM filings").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
+    """Semantic candidates that the keyword query also matched are counted once."""
+    from indexer.embeddings import Embedder
+    from indexer.search import SEMANTIC_POOL, Searcher, make_request
+    from indexer.store.base import Filters
+    from indexer.tokenize import query_groups
+
+    store = EmbeddedStore(env["store"], create=False)
+    embedder = Embedder()
+    query = "产出指标"  # matches far more than the 100 ids a keyword query returns
+    result = Searcher(store, embedder).search(make_request(query, "hybrid", 10))
+    keyword = store.keyword(query_groups(query), Filters(), 10_000, [])
+    near = store.knn(embedder.encode_query(query), Filters(), SEMANTIC_POOL)
+    union = {pid for pid, _ in keyword.hits} | {pid for pid, _ in near}
+    assert keyword.total > 100
+    assert result["total"] == len(union)
+    assert sum(f["count"] for f in result["facets"]["kind"]) == len(union)
+    store.close()

@@ -1,0 +1,547 @@
+"""The portal through Flask's test client, over one index of corpus/ per session."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from browser.webapp_index import CORPUS_PASSAGES, corpus_index, embedder
+from flask import Flask
+from flask.testing import FlaskClient
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from indexer import schema
+from indexer.passages import passages_for
+from indexer.search import Searcher, make_request, parse_filters
+from indexer.store.base import StoreError
+from indexer.store.embedded import EmbeddedStore
+from webapp import create_app
+from webapp.compare import Row, group_by_unit, nice_ticks
+from webapp.openapi import document
+
+QUERY = "社区矫正 成本指标"
+XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return corpus_index(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def store(index: dict[str, Path]) -> Iterator[EmbeddedStore]:
+    opened = EmbeddedStore(index["store"], create=False)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def app(store: EmbeddedStore) -> Flask:
+    return create_app(store=store, embedder=embedder())
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def api(client: FlaskClient, **params: object) -> dict:
+    response = client.get("/api/search", query_string=params)
+    assert response.status_code == 200, response.data
+    return response.json
+
+
+def csv_rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+# -- API contract ---------------------------------------------------------------------
+
+
+def test_api_search_is_the_cli_json(client: FlaskClient, store: EmbeddedStore) -> None:
+    got = api(client, q=QUERY, size=5, province="河北省", year=["2021", "2023"])
+    filters = parse_filters([("province", "河北省"), ("year", "2021"), ("year", "2023")])
+    expected = Searcher(store, embedder()).search(make_request(QUERY, size=5, filters=filters))
+    got.pop("took_ms")
+    expected.pop("took_ms")
+    assert got == expected
+    assert {"query", "mode", "total", "hits", "facets"} <= got.keys()
+    assert set(got["facets"]) == set(schema.facet_fields())
+    for hit in got["hits"]:
+        assert hit["doc"]["province"] == "河北省" and hit["doc"]["year"] in (2021, 2023)
+
+
+def test_api_search_finds_indicators_of_several_filers(client: FlaskClient) -> None:
+    result = api(client, q=QUERY, size=20)
+    indicators = [h for h in result["hits"] if h["kind"] == "indicator"]
+    assert len({h["doc"]["department"] for h in indicators}) >= 2
+    assert indicators[0]["indicator"]["level2"] == "成本指标"
+    assert "<mark>" in indicators[0]["highlight"]
+
+
+def test_repeated_filter_values_combine_with_or(client: FlaskClient) -> None:
+    both = api(client, q="满意度", mode="keyword", year=["2021", "2025"])["total"]
+    one = api(client, q="满意度", mode="keyword", year="2021")["total"]
+    other = api(client, q="满意度", mode="keyword", year="2025")["total"]
+    assert both == one + other > 0
+
+
+def test_healthz_names_backend_and_count(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "backend": "embedded", "passages": CORPUS_PASSAGES}
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("size=0", "size"),
+        ("size=101", "size"),
+        ("size=ten", "size"),
+        ("page=0", "page"),
+        ("page=1001", "page"),
+        ("page=1.5", "page"),
+        ("mode=fuzzy", "mode"),
+        ("q=" + "很" * 201, "q"),
+        ("q=a&q=b", "q"),
+        ("colour=red", "colour"),
+        ("province=" + "省" * 101, "province"),
+    ],
+)
+def test_bad_parameters_get_400_json_naming_them(
+    client: FlaskClient, query: str, param: str
+) -> None:
+    response = client.get(f"/api/search?{query}")
+    assert response.status_code == 400
+    assert response.is_json and response.json["param"] == param
+    assert "Traceback" not in response.get_data(as_text=True)
+    export = client.get(f"/export/search.csv?{query}")
+    assert export.status_code == 400 and export.json["param"] == param
+
+
+def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
+    for url in ("/?size=500", "/?colour=red", "/compare?sort=nonsense"):
+        response = client.get(url)
+        assert response.status_code == 400
+        assert response.mimetype == "text/html"
+        assert "请求参数有误" in response.get_data(as_text=True)
+
+
+def test_past_the_last_page(client: FlaskClient) -> None:
+    total = api(client, q=QUERY, mode="keyword")["total"]
+    assert api(client, q=QUERY, mode="keyword", page=50)["hits"] == []
+    page = client.get("/", query_string={"q": QUERY, "mode": "keyword", "page": 50})
+    assert page.status_code == 200
+    assert "回到第 1 页" in page.get_data(as_text=True) and total
+
+
+# -- the store down -----------------------------------------------------------------
+
+
+class FailingStore(EmbeddedStore):
+    """A store whose every call fails the way an unreachable index does."""
+
+    backend = "failing"
+
+    def __init__(self) -> None:  # no files
+        pass
+
+    def __getattribute__(self, name: str) -> object:
+        if name in ("keyword", "knn", "get_passages", "get_filing", "count", "content_hashes"):
+
+            def fail(*args: object) -> None:
+                raise StoreError("connection refused")
+
+            return fail
+        return object.__getattribute__(self, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["failing", "missing"])
+def test_store_down_is_503_never_a_traceback(kind: str, tmp_path: Path) -> None:
+    if kind == "failing":
+        down = create_app(store=FailingStore(), embedder=embedder())
+    else:
+        down = create_app(embedder=embedder(), config={"STORE_DIR": str(tmp_path / "none")})
+    client = down.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "error" in health.json
+    api_response = client.get("/api/search", query_string={"q": QUERY})
+    assert api_response.status_code == 503 and api_response.is_json
+    for url in ("/?q=x", "/compare?q=x", "/filing/0123456789abcdef", "/export/search.csv?q=x"):
+        response = client.get(url)
+        text = response.get_data(as_text=True)
+        assert response.status_code == 503, url
+        assert "Traceback" not in text and "StoreError" not in text
+    page = client.get("/?q=x")
+    assert page.mimetype == "text/html" and "检索服务暂不可用" in page.get_data(as_text=True)
+
+
+# -- escaping and headers -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_user_strings_are_inert(client: FlaskClient, payload: str) -> None:
+    for url in ("/", "/compare"):
+        for mode in ("hybrid", "keyword"):
+            page = client.get(url, query_string={"q": payload, "mode": mode}).get_data(as_text=True)
+            assert payload not in page
+            assert "<img" not in page and "alert(1)</script>" not in page
+            assert "&lt;" in page  # shown, escaped
+    result = api(client, q=payload)
+    assert result["query"] == payload  # JSON carries it as data
+    for hit in result["hits"]:
+        assert re.sub(r"</?mark>", "", hit["highlight"]).count("<") == 0
+    # a filter value echoed in a chip
+    page = client.get("/", query_string={"q": "培训", "department": payload}).get_data(as_text=True)
+    assert payload not in page and "<img" not in page
+
+
+def test_highlight_mark_is_the_only_markup(client: FlaskClient) -> None:
+    page = client.get("/", query_string={"q": QUERY}).get_data(as_text=True)
+    assert "<mark>社区矫正</mark>" in page or "<mark>成本指标</mark>" in page
+
+
+def test_security_headers_and_no_inline_script(client: FlaskClient) -> None:
+    urls = ("/", f"/?q={QUERY}", "/compare", "/api/search?q=x", "/healthz", "/nowhere")
+    for url in urls:
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        if response.mimetype == "text/html":
+            html = response.get_data(as_text=True)
+            for tag in re.findall(r"<script\b[^>]*>", html):
+                assert "src=" in tag  # no inline script anywhere
+            assert " on" + "click=" not in html and "style=" not in html
+
+
+def test_custom_404_and_405(client: FlaskClient) -> None:
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "页面不存在" in page.get_data(as_text=True)
+    posted = client.post("/api/search")
+    assert posted.status_code == 405 and posted.is_json
+
+
+# -- the original file --------------------------------------------------------------
+
+
+def test_download_serves_the_indexed_file(client: FlaskClient, store: EmbeddedStore) -> None:
+    for doc_id in store.content_hashes():
+        record = store.get_filing(doc_id)
+        response = client.get(f"/filing/{doc_id}/original")
+        assert response.status_code == 200
+        assert response.data == Path(record.source).read_bytes()
+        assert "attachment" in response.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/filing/0123456789abcdef/original",
+        "/filing/..%2F..%2F..%2Fetc%2Fpasswd/original",
+        "/filing/%2e%2e%2f%2e%2e%2fetc%2fpasswd/original",
+        "/filing/../../etc/passwd/original",
+        "/filing/....//....//etc/passwd/original",
+        "/filing/%2Fetc%2Fpasswd/original",
+        "/filing/9d52cc56254f142d%00/original",
+        "/static/../../../../etc/passwd",
+        "/static/..%2F..%2Fpyproject.toml",
+        "/filing/corpus%2F000_c108e284426fe8e6.txt/original",
+    ],
+)
+def test_download_refuses_anything_else(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404
+    assert b"root:" not in response.data and b"[project]" not in response.data
+
+
+def test_download_of_a_moved_file_is_404(
+    client: FlaskClient, store: EmbeddedStore, index: dict, tmp_path: Path
+) -> None:
+    doc_id = next(iter(store.content_hashes()))
+    source = Path(store.get_filing(doc_id).source)
+    moved = tmp_path / source.name
+    source.rename(moved)
+    try:
+        assert client.get(f"/filing/{doc_id}/original").status_code == 404
+        assert client.get(f"/filing/{doc_id}").status_code == 200  # the page still renders
+    finally:
+        moved.rename(source)
+
+
+# -- exports ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": QUERY},
+        {"q": "满意度", "mode": "keyword"},
+        {"q": "培训", "mode": "semantic"},
+        {"q": "", "province": "河北省"},
+        {"q": "社区矫正", "year": ["2021", "2025"]},
+    ],
+)
+def test_exports_stream_every_matching_row(client: FlaskClient, params: dict) -> None:
+    total = api(client, **params)["total"]
+    response = client.get("/export/search.csv", query_string=params)
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "text/csv"
+    rows = csv_rows(response.data)
+    assert len(rows) == total == int(response.headers["X-Jixiao-Total"])
+    assert len({r["id"] for r in rows}) == total
+    as_json = client.get("/export/search.json", query_string=params)
+    data = json.loads(as_json.data)
+    assert data["total"] == total == len(data["hits"])
+    assert [h["id"] for h in data["hits"]] == [r["id"] for r in rows]
+
+
+def test_export_of_everything_is_more_than_a_page(client: FlaskClient) -> None:
+    rows = csv_rows(client.get("/export/search.csv").data)
+    assert len(rows) == CORPUS_PASSAGES > 100
+
+
+def test_compare_export_has_every_indicator(client: FlaskClient) -> None:
+    total = api(client, q=QUERY, kind="indicator")["total"]
+    rows = csv_rows(client.get("/export/compare.csv", query_string={"q": QUERY}).data)
+    assert len(rows) == total > 0
+    assert set(rows[0]) >= {"region", "year", "filer", "project", "level2", "indicator"}
+    assert set(rows[0]) >= {"value", "op", "low", "high", "unit", "number", "filing_url"}
+    data = json.loads(client.get("/export/compare.json", query_string={"q": QUERY}).data)
+    assert len(data["rows"]) == total
+
+
+# -- OpenAPI ------------------------------------------------------------------------
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    spec = document()
+    registry = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(spec))
+    ref = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+    return jsonschema.Draft202012Validator(ref, registry=registry)
+
+
+def test_openapi_document_is_served(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/search", "/healthz"} <= set(spec["paths"])
+    names = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert names == {"q", "mode", "size", "page", *schema.filter_fields()}
+    jsonschema.Draft202012Validator.check_schema(spec["components"]["schemas"]["Hit"])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": QUERY},
+        {"q": "满意度", "mode": "keyword", "size": 100},
+        {"q": "成本", "mode": "semantic", "page": 2, "size": 7},
+        {"q": "", "province": "宁夏回族自治区", "kind": ["indicator", "project"]},
+        {"q": "社区矫正", "level2": "成本指标", "unit": "元"},
+    ],
+)
+def test_api_responses_match_the_openapi_schemas(client: FlaskClient, params: dict) -> None:
+    _validator("SearchResult").validate(api(client, **params))
+
+
+def test_every_documented_status_is_what_the_api_does(client: FlaskClient, tmp_path: Path) -> None:
+    spec = document()
+    responses = spec["paths"]["/api/search"]["get"]["responses"]
+    bad = client.get("/api/search?size=0")
+    assert str(bad.status_code) in responses
+    _validator("Error").validate(bad.json)
+    _validator("Health").validate(client.get("/healthz").json)
+    down = create_app(embedder=embedder(), config={"STORE_DIR": str(tmp_path / "none")})
+    unavailable = down.test_client().get("/healthz")
+    assert str(unavailable.status_code) in spec["paths"]["/healthz"]["get"]["responses"]
+    _validator("Error").validate(unavailable.json)
+    # each documented parameter is accepted with a value its schema allows
+    examples = {"q": "培训", "mode": "keyword", "size": "3", "page": "1", "sort": "-year"}
+    for path in ("/api/search", "/export/search.csv", "/export/compare.json"):
+        for param in spec["paths"][path]["get"]["parameters"]:
+            value = examples.get(param["name"], "x")
+            response = client.get(path, query_string={param["name"]: value, "q": "培训"})
+            response.get_data()  # read a streamed export to its end (closes its context)
+            assert response.status_code == 200, (path, param["name"])
+        # and nothing undocumented is accepted
+        assert client.get(path, query_string={"undocumented": "1"}).status_code == 400
+
+
+# -- pages --------------------------------------------------------------------------
+
+
+def test_search_page_shows_cards_facets_and_state(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": QUERY, "province": "河北省"}).get_data(as_text=True)
+    assert 'class="badge badge-indicator">指标<' in html
+    assert "产出指标 › 成本指标" in html
+    assert "毫秒" in html and 'id="total"' in html
+    # the chosen province as a chip, and its facet value still offered with the others
+    assert "省份：河北省" in html
+    assert 'data-field="province" data-value="宁夏回族自治区"' in html  # OR stays possible
+    # region tree: 承德市 sits below 河北省
+    tree = html[html.index('data-value="河北省"') :]
+    assert tree.index('data-value="承德市"') < tree.index('data-value="宁夏回族自治区"')
+    # links keep the state in the URL
+    assert "/filing/" in html and "#" in html
+    assert "/export/search.csv?q=" in html
+
+
+def test_facet_links_toggle_values_in_the_url(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": QUERY, "year": "2021"}).get_data(as_text=True)
+    links = dict(re.findall(r'href="([^"]+)" data-field="year" data-value="(\d+)"', html))
+    by_value = {v: k for k, v in links.items()}
+    assert "year=2021" not in by_value["2021"]  # the chosen one unchecks
+    assert "year=2021" in by_value["2025"] and "year=2025" in by_value["2025"]
+
+
+def test_empty_results_suggest_what_to_loosen(client: FlaskClient) -> None:
+    html = client.get(
+        "/", query_string={"q": "社区矫正", "mode": "keyword", "year": "2024", "county": "平罗县"}
+    ).get_data(as_text=True)
+    assert "没有找到匹配的结果" in html
+    assert "去掉筛选" in html
+
+
+def test_pagination_links(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": "满意度", "mode": "keyword"}).get_data(as_text=True)
+    assert 'rel="next"' in html and "page=2" in html
+    first = api(client, q="满意度", mode="keyword", page=1)["hits"]
+    second = api(client, q="满意度", mode="keyword", page=2)["hits"]
+    assert {h["id"] for h in first}.isdisjoint(h["id"] for h in second)
+
+
+def test_filing_page_has_an_anchor_for_every_passage(
+    client: FlaskClient, store: EmbeddedStore
+) -> None:
+    for doc_id in store.content_hashes():
+        record = store.get_filing(doc_id)
+        html = client.get(f"/filing/{doc_id}").get_data(as_text=True)
+        ids = set(re.findall(r'id="([0-9a-f]{16}-[ps][0-9i]+)"', html))
+        expected = {p["id"] for p in passages_for(record.filing, doc_id)}
+        assert ids == expected
+        assert f"/filing/{doc_id}/original" in html
+
+
+def test_search_hits_link_to_their_passage(client: FlaskClient) -> None:
+    hit = api(client, q=QUERY)["hits"][0]
+    html = client.get("/", query_string={"q": QUERY}).get_data(as_text=True)
+    link = f"/filing/{hit['doc']['id']}#{hit['id']}"
+    assert link in html
+    filing = client.get(link.split("#")[0]).get_data(as_text=True)
+    assert f'id="{hit["id"]}"' in filing
+
+
+def test_filing_page_unknown_ids_are_404(client: FlaskClient) -> None:
+    assert client.get("/filing/0123456789abcdef").status_code == 404
+    assert client.get("/filing/not-an-id").status_code == 404
+
+
+def test_compare_page_statistics_per_unit(client: FlaskClient) -> None:
+    rows = csv_rows(client.get("/export/compare.csv", query_string={"q": QUERY}).data)
+    numbers = [float(r["number"]) for r in rows if r["unit"] == "%" and r["number"]]
+    assert len(numbers) >= 3
+    html = client.get("/compare", query_string={"q": QUERY}).get_data(as_text=True)
+    group = html[html.index('data-unit="%"') :]
+    stats = re.search(r'data-min="([^"]+)" data-median="([^"]+)" data-max="([^"]+)"', group)
+    assert stats is not None
+    assert float(stats[1]) == min(numbers)
+    assert float(stats[2]) == statistics.median(numbers)
+    assert float(stats[3]) == max(numbers)
+    assert "<svg" in html and "<circle" in html
+
+
+def test_compare_sorting(client: FlaskClient) -> None:
+    html = client.get("/compare", query_string={"q": QUERY, "sort": "-year"}).get_data(as_text=True)
+    assert 'aria-sort="descending"' in html
+    rows = csv_rows(
+        client.get("/export/compare.csv", query_string={"q": QUERY, "sort": "year"}).data
+    )
+    years = [int(r["year"]) for r in rows if r["year"]]
+    # sorted within the whole export
+    assert years == sorted(years)
+
+
+def test_unit_groups_and_numbers() -> None:
+    def row(op: str, low: float | None, high: float | None, unit: str) -> Row:
+        return Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", "v", op, low, high, unit)
+
+    rows = [
+        row("=", 10, 10, "元"),
+        row(">=", 95, None, "%"),
+        row("<=", None, 30, "元"),
+        row("range", 1, 3, "元"),
+        row("", None, None, ""),
+    ]
+    groups = {g.unit: g for g in group_by_unit(rows)}
+    assert groups["元"].numbers == [10, 30, 2]
+    assert (groups["元"].minimum, groups["元"].median, groups["元"].maximum) == (2, 10, 30)
+    assert groups["%"].numbers == [95] and groups["（无单位）"].numbers == []
+    assert nice_ticks(0.03, 100) == [0, 25, 50, 75, 100]
+
+
+def test_static_assets_and_accessibility_basics(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": QUERY}).get_data(as_text=True)
+    assert '<label class="sr" for="q">' in html and 'id="q"' in html
+    for radio in re.findall(r'<input type="radio"[^>]*id="([^"]+)"', html):
+        assert f'for="{radio}"' in html
+    assert '<html lang="zh-CN">' in html and 'name="viewport"' in html
+    assert client.get("/static/portal.js").status_code == 200
+    assert client.get("/static/portal.css").status_code == 200
+
+
+# -- jixiao serve (gunicorn) --------------------------------------------------------
+
+
+def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> None:
+    import http.client
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    jixiao = str(Path(sys.executable).parent / "jixiao")
+    command = [jixiao, "serve", "--store", str(index["store"]), "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", "1", "--threads", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        health = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/healthz")
+                health = connection.getresponse()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert health is not None and health.status == 200
+        assert json.loads(health.read())["passages"] == CORPUS_PASSAGES
+        connection.request("GET", "/api/search?q=%E5%9F%B9%E8%AE%AD&size=3")
+        answer = connection.getresponse()
+        assert answer.status == 200 and answer.getheader("Server", "").startswith("gunicorn")
+        assert len(json.loads(answer.read())["hits"]) == 3
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=60)[0].decode(errors="replace")
+    assert "Traceback" not in output

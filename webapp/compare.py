@@ -1,0 +1,216 @@
+"""The compare view: indicators as rows, grouped by unit, with statistics and a chart.
+
+A row's *number* is the value its target states: the number of ``=``, the lower
+bound of ``>=``/``>``, the upper bound of ``<=``/``<``, the middle of a range; a
+target that is not numeric has none and is left out of the statistics and chart.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+COLUMNS = (
+    ("region", "地区"),
+    ("year", "年度"),
+    ("filer", "填报单位"),
+    ("project", "项目"),
+    ("level2", "二级指标"),
+    ("indicator", "三级指标"),
+    ("value", "指标值（原文）"),
+    ("op", "符号"),
+    ("low", "下限"),
+    ("high", "上限"),
+    ("unit", "单位"),
+)
+SORT_KEYS = tuple(key for key, _ in COLUMNS) + ("number",)
+NO_UNIT = "（无单位）"
+
+
+@dataclass
+class Row:
+    """One indicator as the compare table shows it."""
+
+    id: str
+    doc_id: str
+    region: str
+    year: int | None
+    filer: str
+    project: str
+    level2: str
+    indicator: str
+    value: str
+    op: str
+    low: float | None
+    high: float | None
+    unit: str
+
+    @property
+    def number(self) -> float | None:
+        """The value the target states (see the module docstring)."""
+        if self.op in ("=", ">=", ">"):
+            return self.low
+        if self.op in ("<=", "<"):
+            return self.high
+        if self.op == "range" and self.low is not None and self.high is not None:
+            return (self.low + self.high) / 2
+        return None
+
+    @property
+    def place(self) -> str:
+        """The most specific name of the region (临武县 for 湖南省 郴州市 临武县)."""
+        return self.region.split(" ")[-1] if self.region else ""
+
+
+def row_from_hit(hit: dict) -> Row:
+    """A compare row from an indicator hit (``jixiao search --json`` shape)."""
+    doc = hit["doc"]
+    indicator = hit.get("indicator") or {}
+    project = hit.get("project") or {}
+    region = " ".join(
+        dict.fromkeys(x for x in (doc.get("province"), doc.get("city"), doc.get("county")) if x)
+    )
+    return Row(
+        id=hit["id"],
+        doc_id=doc["id"],
+        region=region,
+        year=doc.get("year"),
+        filer=doc.get("department") or "",
+        project=project.get("name") or "",
+        level2=indicator.get("level2") or "",
+        indicator=indicator.get("name") or "",
+        value=indicator.get("value") or "",
+        op=indicator.get("op") or "",
+        low=indicator.get("low"),
+        high=indicator.get("high"),
+        unit=indicator.get("unit") or "",
+    )
+
+
+def sort_rows(rows: list[Row], key: str) -> list[Row]:
+    """Rows sorted by a column (``-column`` for descending); empty values always last."""
+    descending = key.startswith("-")
+    name = key.lstrip("-")
+    if name not in SORT_KEYS:
+        return rows
+
+    def value(row: Row) -> object:
+        return getattr(row, name)
+
+    present = [r for r in rows if value(r) not in (None, "")]
+    missing = [r for r in rows if value(r) in (None, "")]
+    present.sort(key=lambda r: (value(r), r.region, r.year or 0), reverse=descending)
+    return present + missing
+
+
+@dataclass
+class Point:
+    """A dot of the chart, in SVG coordinates."""
+
+    x: float
+    y: float
+    title: str
+
+
+@dataclass
+class Chart:
+    """Values of one unit by region and year: categories on x, the number on y."""
+
+    width: int
+    height: int
+    left: int
+    bottom: int
+    categories: list[tuple[float, str]]  # (x, label)
+    ticks: list[tuple[float, str]]  # (y, label)
+    points: list[Point]
+
+
+@dataclass
+class UnitGroup:
+    """The rows of one unit with their statistics."""
+
+    unit: str
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def numbers(self) -> list[float]:
+        return [r.number for r in self.rows if r.number is not None]
+
+    @property
+    def minimum(self) -> float | None:
+        return min(self.numbers, default=None)
+
+    @property
+    def median(self) -> float | None:
+        numbers = self.numbers
+        return statistics.median(numbers) if numbers else None
+
+    @property
+    def maximum(self) -> float | None:
+        return max(self.numbers, default=None)
+
+    def chart(self) -> Chart | None:
+        """The chart of this group, or None when fewer than two values are numeric."""
+        return make_chart(self.rows) if len(self.numbers) >= 2 else None
+
+
+def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
+    """Groups by unit, the largest first (rows without a unit last)."""
+    groups: dict[str, UnitGroup] = {}
+    for row in rows:
+        unit = row.unit or NO_UNIT
+        groups.setdefault(unit, UnitGroup(unit)).rows.append(row)
+    return sorted(groups.values(), key=lambda g: (g.unit == NO_UNIT, -len(g.rows), g.unit))
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering ``low``–``high``."""
+    if low == high:
+        low, high = (low - 1, high + 1) if low else (0.0, 1.0)
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    start = math.floor(low / step) * step
+    ticks = [start]
+    while ticks[-1] < high - 1e-9:
+        ticks.append(ticks[-1] + step)
+    return [round(t, 10) for t in ticks]
+
+
+def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
+    """Dots of each row's number, one column per region and year."""
+    left, right, top, bottom = 56, 16, 12, 64
+    numbered = [r for r in rows if r.number is not None]
+    labels = sorted({_category(r) for r in numbered})
+    values = [r.number for r in numbered if r.number is not None]
+    tick_values = nice_ticks(min(values), max(values))
+    low, high = tick_values[0], tick_values[-1]
+    plot_w = width - left - right
+    plot_h = height - top - bottom
+    step = plot_w / max(len(labels), 1)
+    x_of = {label: left + step * (i + 0.5) for i, label in enumerate(labels)}
+
+    def y_of(value: float) -> float:
+        return round(top + plot_h * (1 - (value - low) / (high - low)), 1)
+
+    ticks = [(y_of(t), _fmt(t)) for t in tick_values]
+    points = [
+        Point(
+            round(x_of[_category(r)], 1),
+            y_of(r.number),  # type: ignore[arg-type]
+            f"{r.region} {r.year or ''} · {r.filer} · {r.indicator}：{r.value}",
+        )
+        for r in numbered
+    ]
+    categories = [(round(x_of[label], 1), label) for label in labels]
+    return Chart(width, height, left, height - bottom, categories, ticks, points)
+
+
+def _category(row: Row) -> str:
+    return f"{row.place or '?'} {row.year or ''}".strip()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:.3g}"

@@ -1,0 +1,94 @@
+"""A stored filing as the filing page shows it, and its original file for download.
+
+Anchors are passage ids (``<doc_id>-p3i2`` for indicator 2 of project 3, as
+:func:`indexer.passages.passages_for` numbers them), so a search hit links to
+``/filing/<doc_id>#<passage id>`` and the page scrolls to it.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.store.base import FilingRecord
+
+DOC_ID = re.compile(r"^[0-9a-f]{16}$")
+MIME = {
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+@dataclass
+class Section:
+    """Narrative paragraphs under one heading."""
+
+    heading: str
+    paragraphs: list[dict] = field(default_factory=list)  # {"id", "text", "page"}
+
+
+@dataclass
+class FilingView:
+    """What the filing page renders."""
+
+    doc_id: str
+    source: str
+    filing: dict
+    projects: list[dict]  # each with "anchor" and indicators with "anchor"
+    sections: list[Section]
+
+    @property
+    def indicator_count(self) -> int:
+        return sum(len(p["indicators"]) for p in self.projects)
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.source).name
+
+
+def filing_view(record: FilingRecord) -> FilingView:
+    """Projects and narrative with their passage anchors."""
+    doc_id = record.doc_id
+    filing = record.filing
+    projects = []
+    for p_index, project in enumerate(filing.get("projects", [])):
+        indicators = [
+            {**indicator, "anchor": f"{doc_id}-p{p_index}i{i_index}"}
+            for i_index, indicator in enumerate(project.get("indicators", []))
+        ]
+        projects.append({**project, "anchor": f"{doc_id}-p{p_index}", "indicators": indicators})
+    sections: list[Section] = []
+    for s_index, section in enumerate(filing.get("sections", [])):
+        heading = section.get("heading") or ""
+        if not sections or sections[-1].heading != heading:
+            sections.append(Section(heading))
+        sections[-1].paragraphs.append(
+            {
+                "id": f"{doc_id}-s{s_index}",
+                "text": section.get("text") or "",
+                "page": section.get("page"),
+            }
+        )
+    return FilingView(doc_id, record.source, filing, projects, sections)
+
+
+def original_path(record: FilingRecord, source_root: Path) -> Path | None:
+    """The indexed file of ``record`` if it is still there (relative sources are under
+    ``source_root``, where ``jixiao index`` ran); None otherwise."""
+    path = Path(record.source)
+    if not path.is_absolute():
+        path = source_root / path
+    try:
+        path = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if path.is_file() else None
+
+
+def mime_type(path: Path) -> str:
+    """The content type of an original file by its suffix."""
+    suffix = path.suffix.lower()
+    return MIME.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -1,0 +1,106 @@
+"""URL parameters → a validated :class:`SearchRequest`, and URLs back from a state.
+
+The whole state of a view lives in its URL: ``q``, ``mode``, ``page``, ``size`` and
+the filters as repeated parameters (``province=河北省&year=2021&year=2023``).
+Anything else is refused with a :class:`QueryError` naming the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from flask import url_for
+from werkzeug.datastructures import MultiDict
+
+from indexer import schema
+from indexer.search import QueryError, SearchRequest, make_request, parse_filters
+
+SEARCH_PARAMS = ("q", "mode", "page", "size")
+MAX_FILTER_VALUES = 50
+MAX_VALUE_CHARS = 100
+DEFAULT_SIZE = 10
+
+
+def _int(args: MultiDict, name: str, default: int) -> int:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(name, f"{name} must be an integer, not {raw[:20]!r}") from None
+
+
+def filter_pairs(args: MultiDict, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The filters in ``args`` as (field, value) pairs; unknown parameters are refused."""
+    known = set(SEARCH_PARAMS) | set(extra)
+    allowed = set(schema.filter_fields())
+    pairs: list[tuple[str, str]] = []
+    for name, value in args.items(multi=True):
+        if name in known:
+            continue
+        if name not in allowed:
+            raise QueryError(
+                name,
+                f"unknown parameter {name!r}; filters are {', '.join(schema.filter_fields())}",
+            )
+        value = value.strip()
+        if not value:
+            continue  # an empty form field filters nothing
+        if len(value) > MAX_VALUE_CHARS:
+            raise QueryError(name, f"{name} value longer than {MAX_VALUE_CHARS} characters")
+        pairs.append((name, value))
+    if len(pairs) > MAX_FILTER_VALUES:
+        raise QueryError(pairs[-1][0], f"more than {MAX_FILTER_VALUES} filter values")
+    return pairs
+
+
+def search_request(
+    args: MultiDict, extra: Iterable[str] = (), default_size: int = DEFAULT_SIZE
+) -> SearchRequest:
+    """Validate ``args`` into a request; raises :class:`QueryError` naming the bad parameter."""
+    if len(args.getlist("q")) > 1:
+        raise QueryError("q", "q given more than once")
+    pairs = filter_pairs(args, extra)
+    return make_request(
+        args.get("q", ""),
+        args.get("mode", "hybrid").strip() or "hybrid",
+        _int(args, "size", default_size),
+        _int(args, "page", 1),
+        parse_filters(pairs),
+    )
+
+
+def state_pairs(request: SearchRequest) -> list[tuple[str, str]]:
+    """The URL parameters of ``request`` (defaults left out), filters in schema order."""
+    pairs: list[tuple[str, str]] = []
+    if request.query:
+        pairs.append(("q", request.query))
+    if request.mode != "hybrid":
+        pairs.append(("mode", request.mode))
+    if request.size != DEFAULT_SIZE:
+        pairs.append(("size", str(request.size)))
+    for name in schema.filter_fields():
+        for value in request.filters.terms.get(name, ()):
+            pairs.append((name, value))
+    return pairs
+
+
+def query_string(pairs: Iterable[tuple[str, str | int]]) -> str:
+    """``?a=1&b=2`` (empty string when there is nothing)."""
+    encoded = urlencode([(k, str(v)) for k, v in pairs])
+    return f"?{encoded}" if encoded else ""
+
+
+def with_filter(request: SearchRequest, name: str, value: str, on: bool) -> list[tuple[str, str]]:
+    """State pairs of ``request`` with one filter value added or removed (page reset)."""
+    pairs = [p for p in state_pairs(request) if p != (name, value)]
+    if on:
+        pairs.append((name, value))
+    return pairs
+
+
+def view_url(pairs: Iterable[tuple[str, str | int]], endpoint: str = "pages.search") -> str:
+    """The URL of a view (search by default) in the state ``pairs``."""
+    return url_for(endpoint) + query_string(pairs)

@@ -1,0 +1,136 @@
+"""The portal's access to the index: one store and one embedder per process, opened lazily.
+
+Every store failure (missing index, unreachable Elasticsearch, a damaged file) is
+turned into :class:`StoreUnavailable`, which the views answer with a 503 page or
+JSON; a later request tries to open the store again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.search import Searcher, SearchRequest
+from indexer.store.base import FilingRecord, Store, StoreError
+
+QUERY_CACHE_SIZE = 512
+
+
+class StoreUnavailable(Exception):
+    """The index does not answer; ``str(err)`` says why (shown to the user, no traceback)."""
+
+
+class QueryVectorCache:
+    """Wraps an embedder: query vectors are remembered (LRU), passages pass through.
+
+    The search page runs a few searches per view (facet counts of chosen facets,
+    the export of the same query), so the same query is encoded once, not each time.
+    """
+
+    def __init__(self, embedder: Any, size: int = QUERY_CACHE_SIZE) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The query's vector, from the cache when it was encoded lately."""
+        with self._lock:
+            if text in self._vectors:
+                self._vectors.move_to_end(text)
+                return self._vectors[text]
+        vector = self.embedder.encode_query(text)
+        with self._lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode_passages(texts)
+
+    def warm(self) -> None:
+        """Load the model now (a gunicorn worker does this once, before its first request)."""
+        self.encode_query("预算绩效")
+
+
+class Portal:
+    """The store (opened on first use) and a searcher over it."""
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        embedder: Any = None,
+        store_dir: Path | None = None,
+        es_url: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self._store = store
+        self._store_dir = store_dir
+        self._es_url = es_url
+        if embedder is None:
+            from indexer.embeddings import Embedder
+
+            embedder = Embedder(model)
+        self.embedder = QueryVectorCache(embedder)
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        """The open store; raises :class:`StoreUnavailable` when it cannot be opened."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from indexer.store.factory import open_store
+
+                    try:
+                        self._store = open_store(self._store_dir, self._es_url)
+                    except (StoreError, OSError, sqlite3.Error) as err:
+                        raise StoreUnavailable(str(err)) from None
+        return self._store
+
+    def call(self, method: str, *args: Any) -> Any:
+        """``store.method(*args)`` with store failures as :class:`StoreUnavailable`."""
+        try:
+            return getattr(self.store, method)(*args)
+        except StoreUnavailable:
+            raise
+        except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
+            raise StoreUnavailable(str(err) or type(err).__name__) from None
+
+    def search(self, request: SearchRequest) -> dict:
+        """The ``jixiao search --json`` object for ``request``."""
+        store = self.store
+        try:
+            return Searcher(store, self.embedder).search(request)
+        except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
+            raise StoreUnavailable(str(err) or type(err).__name__) from None
+
+    def warm(self) -> None:
+        """Load the model, the word segmenter and the store before the first request."""
+        from indexer.tokenize import query_groups
+
+        self.embedder.warm()
+        query_groups("预算绩效 成本指标")
+        with contextlib.suppress(StoreUnavailable):  # a 503 until the index is there
+            self.health()
+
+    def filing(self, doc_id: str) -> FilingRecord | None:
+        """A stored filing by id, or None."""
+        return self.call("get_filing", doc_id)
+
+    def health(self) -> dict:
+        """Backend name and passage count; raises :class:`StoreUnavailable`."""
+        count = self.call("count")
+        return {"status": "ok", "backend": self.store.backend, "passages": int(count)}
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

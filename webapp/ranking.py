@@ -1,0 +1,77 @@
+"""Every match of a request, best first: what exports and the compare page need.
+
+:class:`indexer.search.Searcher` returns one page; exports and the compare table
+need the whole match set. It is built the way the searcher builds it (see that
+module's docstring): keyword matches ranked by BM25, the ``SEMANTIC_POOL`` nearest
+passages, fused by reciprocal rank fusion in hybrid mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.search import (
+    RRF_K,
+    SEMANTIC_POOL,
+    SearchRequest,
+    hit_from_passage,  # the one hit shape of the contract
+    rrf,
+)
+from indexer.tokenize import highlight_terms, query_groups
+from webapp.portal import Portal
+
+CHUNK = 200
+
+
+@dataclass
+class Ranking:
+    """Passage ids with scores, best first; ``total`` may exceed them when capped."""
+
+    ranked: list[tuple[str, float]]
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.ranked)
+
+
+def rank_all(portal: Portal, request: SearchRequest, limit: int) -> Ranking:
+    """At most ``limit`` matches of ``request`` (page and size ignored), best first."""
+    groups = query_groups(request.query)
+    mode = request.mode if request.query else "keyword"
+    keyword_ids: list[str] = []
+    keyword_total = 0
+    if mode in ("keyword", "hybrid") and (groups or not request.query):
+        result = portal.call("keyword", groups, request.filters, limit, [])
+        keyword_ids = [pid for pid, _ in result.hits]
+        keyword_total = result.total
+    semantic_ids: list[str] = []
+    if mode in ("semantic", "hybrid") and request.query:
+        vector = np.asarray(portal.embedder.encode_query(request.query), dtype=np.float32)
+        found = portal.call("knn", vector, request.filters, SEMANTIC_POOL)
+        semantic_ids = [pid for pid, _ in found]
+    if mode == "keyword":
+        ranked = [(pid, 1.0 / (RRF_K + rank)) for rank, pid in enumerate(keyword_ids, start=1)]
+    elif mode == "semantic":
+        ranked = rrf([semantic_ids])
+    else:
+        ranked = rrf([keyword_ids, semantic_ids])
+    # when the keyword list was capped, semantic ids outside it may be keyword matches
+    # too: the total is then at least the keyword total
+    capped = keyword_total > len(keyword_ids)
+    total = max(keyword_total, len(ranked)) if capped else len(ranked)
+    return Ranking(ranked[:limit], total)
+
+
+def iter_hits(portal: Portal, request: SearchRequest, ranking: Ranking) -> Iterator[dict]:
+    """The hits of ``ranking`` in the ``jixiao search --json`` shape, fetched in chunks."""
+    terms = highlight_terms(request.query)
+    for start in range(0, len(ranking.ranked), CHUNK):
+        chunk = ranking.ranked[start : start + CHUNK]
+        passages = {p["id"]: p for p in portal.call("get_passages", [pid for pid, _ in chunk])}
+        for pid, score in chunk:
+            if pid in passages:
+                yield hit_from_passage(passages[pid], score, terms)

@@ -1,0 +1,1 @@
+"""The portal's blueprints: pages, API, exports, and the error handlers."""

@@ -1,0 +1,37 @@
+"""``/api/search``, ``/healthz``, ``/api/openapi.json`` (see shared/notes/interfaces.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.wrappers import Response
+
+from webapp import openapi
+from webapp.params import search_request
+from webapp.portal import Portal, StoreUnavailable
+
+bp = Blueprint("api", __name__)
+
+
+def portal() -> Portal:
+    return current_app.extensions["jixiao"]
+
+
+@bp.get("/api/search")
+def search() -> Response:
+    """The same JSON as ``jixiao search --json``."""
+    return jsonify(portal().search(search_request(request.args)))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 with the backend and passage count when the index answers, 503 when not."""
+    try:
+        return jsonify(portal().health()), 200
+    except StoreUnavailable as err:
+        return jsonify({"error": f"index unavailable: {err}", "param": None}), 503
+
+
+@bp.get("/api/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 document of the API."""
+    return jsonify(openapi.document())

@@ -1,0 +1,175 @@
+"""The HTML pages: search, filing (with the original file), compare."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+from werkzeug.wrappers import Response
+
+from indexer.search import QueryError, SearchRequest
+from indexer.store.base import Filters
+from webapp import compare as cmp
+from webapp import facets as fc
+from webapp.filing import DOC_ID, filing_view, mime_type, original_path
+from webapp.params import query_string, search_request, state_pairs, view_url
+from webapp.portal import Portal
+from webapp.ranking import iter_hits, rank_all
+
+bp = Blueprint("pages", __name__)
+MAX_PAGE_LINKS = 7
+
+
+def portal() -> Portal:
+    return current_app.extensions["jixiao"]
+
+
+def _sidebar(
+    req: SearchRequest, result: dict, endpoint: str, counted: SearchRequest | None = None
+) -> dict:
+    """Facets, chips and the clear-all link; counts over ``counted`` (default ``req``)."""
+    counts = fc.facet_counts(portal(), counted or req, result)
+    facets = fc.build_facets(
+        portal(), current_app.extensions["jixiao.regions"], req, counts, endpoint
+    )
+    if counted is not None:
+        facets = [f for f in facets if f.name not in counted.filters.terms]
+    return {
+        "facets": facets,
+        "chips": fc.chips(req, endpoint),
+        "clear_url": view_url(
+            [p for p in state_pairs(req) if p[0] in ("q", "mode", "size")], endpoint
+        ),
+    }
+
+
+def _pages(req: SearchRequest, total: int) -> list[tuple[int | None, str | None]]:
+    """Page links around the current one: (number, url); (None, None) is a gap."""
+    last = min(max(1, math.ceil(total / req.size)), 1000)
+    start = max(1, min(req.page - MAX_PAGE_LINKS // 2, last - MAX_PAGE_LINKS + 1))
+    numbers = range(start, min(last, start + MAX_PAGE_LINKS - 1) + 1)
+    links: list[tuple[int | None, str | None]] = []
+    if numbers[0] > 1:
+        links.append((1, view_url(state_pairs(req) + [("page", "1")])))
+        if numbers[0] > 2:
+            links.append((None, None))
+    links += [(n, view_url(state_pairs(req) + [("page", str(n))])) for n in numbers]
+    if numbers[-1] < last:
+        if numbers[-1] < last - 1:
+            links.append((None, None))
+        links.append((last, view_url(state_pairs(req) + [("page", str(last))])))
+    return links
+
+
+@bp.get("/")
+def search() -> str:
+    """The search page: query box, results, facets; the whole state in the URL."""
+    req = search_request(request.args)
+    result = portal().search(req)
+    last_page = max(1, math.ceil(result["total"] / req.size))
+    state = state_pairs(req)
+    return render_template(
+        "search.html",
+        req=req,
+        result=result,
+        pages=_pages(req, result["total"]),
+        last_page=last_page,
+        prev_url=view_url(state + [("page", str(req.page - 1))]) if req.page > 1 else None,
+        next_url=(
+            view_url(state + [("page", str(req.page + 1))]) if req.page < last_page else None
+        ),
+        suggestions=fc.suggestions(portal(), req) if not result["total"] else [],
+        export_qs=query_string(state),
+        compare_url=view_url(state, "pages.compare"),
+        **_sidebar(req, result, "pages.search"),
+    )
+
+
+@bp.get("/filing/<doc_id>")
+def filing(doc_id: str) -> str:
+    """A filing rendered as its narrative and project tables, anchors by passage id."""
+    if not DOC_ID.match(doc_id):
+        abort(404)
+    record = portal().filing(doc_id)
+    if record is None:
+        abort(404)
+    view = filing_view(record)
+    root = Path(current_app.config["SOURCE_ROOT"])
+    return render_template(
+        "filing.html",
+        view=view,
+        f=view.filing,
+        has_original=original_path(record, root) is not None,
+        back_url=request.referrer if _same_site(request.referrer) else None,
+    )
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
+
+
+@bp.get("/filing/<doc_id>/original")
+def original(doc_id: str) -> Response:
+    """The indexed file of a filing, and nothing else: looked up by id, never by path."""
+    if not DOC_ID.match(doc_id):
+        abort(404)
+    record = portal().filing(doc_id)
+    if record is None:
+        abort(404)
+    path = original_path(record, Path(current_app.config["SOURCE_ROOT"]))
+    if path is None:
+        abort(404)
+    return send_file(
+        path, mimetype=mime_type(path), as_attachment=True, download_name=path.name, max_age=0
+    )
+
+
+@bp.get("/compare")
+def compare() -> str:
+    """Indicators matching the query and filters as one table, grouped by unit."""
+    req = search_request(request.args, extra=("sort",))
+    sort = compare_sort(request.args.get("sort", ""))
+    indicators = indicator_request(req)
+    limit = current_app.config["COMPARE_MAX_ROWS"]
+    ranking = rank_all(portal(), indicators, limit)
+    rows = [cmp.row_from_hit(hit) for hit in iter_hits(portal(), indicators, ranking)]
+    rows = cmp.sort_rows(rows, sort) if sort else rows
+    groups = cmp.group_by_unit(rows)
+    result = portal().search(replace(indicators, size=1, page=1))
+    state = state_pairs(req)
+    sort_urls = {
+        key: view_url(state + [("sort", key if sort != key else f"-{key}")], "pages.compare")
+        for key in cmp.SORT_KEYS
+    }
+    export_pairs = state + ([("sort", sort)] if sort else [])
+    return render_template(
+        "compare.html",
+        req=req,
+        groups=groups,
+        columns=cmp.COLUMNS,
+        rows=rows,
+        total=ranking.total,
+        truncated=ranking.truncated,
+        sort=sort,
+        sort_urls=sort_urls,
+        export_qs=query_string(export_pairs),
+        search_url=view_url(state),
+        **_sidebar(req, result, "pages.compare", counted=indicators),
+    )
+
+
+def compare_sort(sort: str) -> str:
+    """A valid ``sort`` parameter (a column, ``-`` for descending) or a QueryError."""
+    sort = sort.strip()
+    if sort and sort.lstrip("-") not in cmp.SORT_KEYS:
+        raise QueryError("sort", f"sort must be one of {', '.join(cmp.SORT_KEYS)}")
+    return sort
+
+
+def indicator_request(req: SearchRequest) -> SearchRequest:
+    """``req`` restricted to indicators (the compare table has nothing else)."""
+    terms = dict(req.filters.terms)
+    terms["kind"] = ("indicator",)
+    return replace(req, filters=Filters(terms))
