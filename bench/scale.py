@@ -131,11 +131,13 @@ class OtherLoad:
         self.start()
 
     def start(self) -> None:
+        """Begin a measuring window now."""
         self._busy, self._total = cpu_jiffies()
         self._own = own_cpu_seconds()
         self._wall = time.monotonic()
 
     def cores(self) -> float:
+        """Cores other processes used on average since ``start()``."""
         busy, _total = cpu_jiffies()
         ticks = os.sysconf("SC_CLK_TCK")
         wall = time.monotonic() - self._wall
@@ -156,6 +158,7 @@ def wait_for_idle(limit_seconds: float, window: float = 5.0, busy_cores: float =
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (linear interpolation, as numpy's default)."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
 
@@ -180,6 +183,7 @@ class Timings:
         self.folds: list[tuple[int, int, float]] = []  # (graph size before, added, seconds)
 
     def wrap(self, owner: type, name: str, label: str) -> None:
+        """Replace ``owner.name`` by a wrapper adding its exclusive time to ``label``."""
         original = getattr(owner, name)
         timings = self
 
@@ -413,6 +417,7 @@ def make_queries(real: RealCorpus, count: int, seed: int) -> list[dict]:
 
 
 def timed(run: Callable[[], object]) -> float:
+    """Milliseconds ``run()`` takes."""
     start = time.perf_counter()
     run()
     return (time.perf_counter() - start) * 1000
@@ -549,6 +554,7 @@ def recall(
 
 
 def machine_line() -> str:
+    """Cores, CPU, RAM, Python and date, for the report."""
     cpu = "?"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -592,10 +598,12 @@ def breakdown(served: dict, queries: list[dict]) -> list[str]:
 
 
 def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
     return "PASS" if ok else "FAIL"
 
 
 def report(stats: dict, served: dict, queries: list[dict]) -> str:
+    """The Markdown report: build, query latencies, per-filter breakdown, memory, recall."""
     gib = 2**30
     lines = [machine_line()]
     filtered = sum(1 for q in queries if q["filters"])
@@ -703,6 +711,7 @@ def report(stats: dict, served: dict, queries: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse options; run as the parent, the prepare child or the serve child."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)

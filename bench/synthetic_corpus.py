@@ -242,6 +242,7 @@ class Generator:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write ``--filings`` synthetic filings as JSON Lines into ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filings", type=int, default=100, help="how many filings to make")
     parser.add_argument("--passages-per-filing", type=int, default=PASSAGES_PER_FILING)
