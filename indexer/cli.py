@@ -122,7 +122,9 @@ def _run_index(args: argparse.Namespace) -> int:
     if not files:
         print("jixiao: no .pdf, .docx or .txt files found", file=sys.stderr)
         return 1
-    limit = int(args.max_size_mb * 1048576) if args.max_size_mb else max_bytes_from_env()
+    limit = _size_limit(args)
+    if limit is None:
+        return 2
     with _store_errors():
         store = open_store(args.store, args.es, create=True)
         cache = EmbeddingCache(_cache_path())
@@ -227,15 +229,20 @@ def _search_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _run_parse(args: argparse.Namespace) -> int:
+def _size_limit(args: argparse.Namespace) -> int | None:
+    """Bytes allowed per file: ``--max-size-mb``, else ``JIXIAO_MAX_FILE_MB``; None if invalid."""
+    if args.max_size_mb is not None:
+        return int(args.max_size_mb * 1024 * 1024)
     try:
-        limit = (
-            int(args.max_size_mb * 1024 * 1024)
-            if args.max_size_mb is not None
-            else max_bytes_from_env()
-        )
+        return max_bytes_from_env()
     except ReadError as err:
         print(f"jixiao: {err}", file=sys.stderr)
+        return None
+
+
+def _run_parse(args: argparse.Namespace) -> int:
+    limit = _size_limit(args)
+    if limit is None:
         return 2
     failed = 0
     files = expand_paths(args.paths)

@@ -90,11 +90,7 @@ def search() -> str:
 @bp.get("/filing/<doc_id>")
 def filing(doc_id: str) -> str:
     """A filing rendered as its narrative and project tables, anchors by passage id."""
-    if not DOC_ID.match(doc_id):
-        abort(404)
-    record = portal().filing(doc_id)
-    if record is None:
-        abort(404)
+    record = _record_or_404(doc_id)
     view = filing_view(record)
     root = Path(current_app.config["SOURCE_ROOT"])
     return render_template(
@@ -106,6 +102,16 @@ def filing(doc_id: str) -> str:
     )
 
 
+def _record_or_404(doc_id: str):  # noqa: ANN202 - the store's FilingRecord
+    """The stored filing for a well-formed id, or a 404."""
+    if not DOC_ID.match(doc_id):
+        abort(404)
+    record = portal().filing(doc_id)
+    if record is None:
+        abort(404)
+    return record
+
+
 def _same_site(url: str | None) -> bool:
     return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
 
@@ -113,11 +119,7 @@ def _same_site(url: str | None) -> bool:
 @bp.get("/filing/<doc_id>/original")
 def original(doc_id: str) -> Response:
     """The indexed file of a filing, and nothing else: looked up by id, never by path."""
-    if not DOC_ID.match(doc_id):
-        abort(404)
-    record = portal().filing(doc_id)
-    if record is None:
-        abort(404)
+    record = _record_or_404(doc_id)
     path = original_path(record, Path(current_app.config["SOURCE_ROOT"]))
     if path is None:
         abort(404)
