@@ -139,3 +139,16 @@ def test_human_summary_without_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert status == 0
     assert "平罗县司法局" in out and "640221" in out and "10 projects" in out
+
+
+@pytest.mark.parametrize("command", ["parse", "index"])
+def test_bad_size_limit_in_the_environment_is_one_line(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("JIXIAO_MAX_FILE_MB", "abc")
+    extra = ["--store", str(tmp_path / "store")] if command == "index" else []
+    assert main([command, str(SEED), *extra]) == 2
+    assert capsys.readouterr().err.strip() == "jixiao: JIXIAO_MAX_FILE_MB is not a number: 'abc'"
