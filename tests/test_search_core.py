@@ -68,8 +68,8 @@ def test_indicator_passage_carries_its_project_and_levels(passages: list[dict]) 
     tokens = set(cost["tokens"].split())
     assert {"安置帮教", "成本指标", "ctx:安置帮教", "ctx:经费"} <= tokens
     assert "经费" not in tokens and "ctx:成本指标" not in tokens
-    # The encoder sees the indicator's own words first, then its project.
-    assert embedding_text(cost) == "安置帮教宣传教育 260元/人/年；2025年全区安置帮教经费"
+    # The encoder sees what the reader sees, level path included.
+    assert embedding_text(cost) == "产出指标 › 成本指标：安置帮教宣传教育 260元/人/年"
 
 
 def test_rrf_fuses_by_reciprocal_rank() -> None:
