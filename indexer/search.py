@@ -9,6 +9,9 @@ Written once for every store. Modes:
   threshold can say which are "matches").
 * ``hybrid``: both lists fused by reciprocal rank fusion, computed here so it is
   free on every Elasticsearch licence; the match set is their union.
+
+The semantic side embeds the query with the official terms the domain glossary
+adds to it (``expansions`` in the result): 出狱 → 刑满释放人员.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from indexer import schema
 from indexer.store.base import Filters, Store
+from indexer.synonyms import expand
 from indexer.tokenize import highlight_terms, query_groups
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -142,8 +146,10 @@ class Searcher:
             for name, values in result.facets.items():
                 facet_counts[name].update(dict(values))
         semantic_ids: list[str] = []
+        expansions = expand(request.query) if mode != "keyword" else []
         if mode in ("semantic", "hybrid") and request.query:
-            vector = np.asarray(self.embedder.encode_query(request.query), dtype=np.float32)
+            text = " ".join([request.query, *expansions])
+            vector = np.asarray(self.embedder.encode_query(text), dtype=np.float32)
             pool = max(SEMANTIC_POOL, wanted) if mode == "semantic" else SEMANTIC_POOL
             semantic_ids = [pid for pid, _ in self.store.knn(vector, request.filters, pool)]
         if mode == "keyword":
@@ -181,6 +187,7 @@ class Searcher:
             "page": request.page,
             "size": request.size,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
+            "expansions": expansions,
             "hits": hits,
             "facets": {
                 name: [

@@ -102,6 +102,11 @@ def schemas() -> dict[str, Any]:
             "page": {"type": "integer", "minimum": 1},
             "size": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE},
             "took_ms": {"type": "number"},
+            "expansions": {
+                "type": "array",
+                "items": STR,
+                "description": "glossary terms the semantic side also looked for",
+            },
             "hits": {"type": "array", "items": _ref("Hit")},
             "facets": _ref("Facets"),
         },
