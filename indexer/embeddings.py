@@ -132,7 +132,9 @@ def embed_cached(
     """Vectors for ``texts`` (cached ones reused) and how many had to be encoded."""
     hashes = [text_hash(t) for t in texts]
     known = cache.get(embedder.name, list(set(hashes))) if cache else {}
-    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in known}.items())
+    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    # Similar lengths in one chunk: the encoder pads each batch to its longest text.
+    missing = sorted(missing.items(), key=lambda item: (len(item[1]), item[0]))
     for start in range(0, len(missing), BATCH_SIZE * 4):
         chunk = missing[start : start + BATCH_SIZE * 4]
         vectors = embedder.encode_passages([t for _, t in chunk])

@@ -20,6 +20,9 @@ from indexer.store.base import FilingRecord, Store
 # Part of every content hash: bump it when parsing or passages change, so that
 # the next run re-indexes files whose bytes did not change.
 PIPELINE_VERSION = "5"
+# Passages encoded per call: across filings, since the encoder sorts a call's texts
+# by length and pads less the more it has (one call per filing ran at half speed).
+ENCODE_BATCH = 512
 
 
 @dataclass
@@ -71,6 +74,7 @@ def index_files(
     known = store.content_hashes()
     if show_progress is None:
         show_progress = sys.stderr.isatty()
+    pending: list[tuple[FilingRecord, list[dict]]] = []  # parsed, waiting to be encoded
     bar = tqdm(files, unit="file", disable=not show_progress, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -93,14 +97,32 @@ def index_files(
             summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
             continue
         filing["source"] = source
-        passages = passages_for(filing, doc_id)
-        vectors, encoded = embed_cached([embedding_text(p) for p in passages], embedder, cache)
-        store.write_filing(FilingRecord(doc_id, source, digest, filing), passages, vectors)
-        summary.indexed += 1
-        summary.passages += len(passages)
-        summary.encoded += encoded
+        pending.append((FilingRecord(doc_id, source, digest, filing), passages_for(filing, doc_id)))
+        if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:
+            _encode_and_write(pending, store, embedder, cache, summary)
+            pending = []
+    _encode_and_write(pending, store, embedder, cache, summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _encode_and_write(
+    pending: list[tuple[FilingRecord, list[dict]]],
+    store: Store,
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    summary: IndexSummary,
+) -> None:
+    """Encode the passages of several filings in one call, then write each filing."""
+    texts = [embedding_text(p) for _, passages in pending for p in passages]
+    vectors, encoded = embed_cached(texts, embedder, cache)
+    summary.encoded += encoded
+    offset = 0
+    for record, passages in pending:
+        store.write_filing(record, passages, vectors[offset : offset + len(passages)])
+        offset += len(passages)
+        summary.indexed += 1
+        summary.passages += len(passages)
 
 
 def default_store_dir() -> Path:

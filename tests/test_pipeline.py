@@ -1,0 +1,58 @@
+"""index_files: passages of several filings encoded together, each vector on its own passage."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embeddings import EmbeddingCache
+from indexer.passages import embedding_text
+from indexer.pipeline import ENCODE_BATCH, index_files
+from indexer.store.base import Filters
+from indexer.store.embedded import EmbeddedStore
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def text_vector(text: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "little")
+    vector = np.random.default_rng(seed).standard_normal(
+        384
+    )  # the dims the mapping declares.astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+class CallCountingEmbedder:
+    """Vectors derived from each text alone; remembers the size of every encode call."""
+
+    name = "call-counting"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return np.stack([text_vector(t) for t in texts])
+
+
+def test_filings_are_encoded_together_and_vectors_land_on_their_passages(tmp_path: Path) -> None:
+    files = []
+    for path in sorted(CORPUS.glob("*.txt"))[:3]:
+        files.append(Path(shutil.copy(path, tmp_path / path.name)))
+    embedder = CallCountingEmbedder()
+    store = EmbeddedStore(tmp_path / "index")
+    summary = index_files(files, store, embedder, EmbeddingCache(tmp_path / "cache.sqlite"))
+    assert summary.indexed == 3 and not summary.failed
+    # Fewer encode calls than filings when their passages fit one batch.
+    assert len(embedder.calls) < 3 or summary.passages > ENCODE_BATCH
+    assert sum(embedder.calls) <= summary.passages
+    passages = store.get_passages([pid for pid, _ in store.keyword([], Filters(), 10_000, []).hits])
+    assert len(passages) == summary.passages
+    for passage in passages[:: max(1, len(passages) // 25)]:
+        nearest = store.knn(text_vector(embedding_text(passage)), Filters(), 50)
+        best = max(score for _, score in nearest)
+        assert passage["id"] in {pid for pid, score in nearest if score >= best - 1e-4}
+    store.close()
