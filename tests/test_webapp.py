@@ -398,6 +398,14 @@ def test_search_page_shows_cards_facets_and_state(client: FlaskClient) -> None:
     assert "/export/search.csv?q=" in html
 
 
+def test_search_page_says_which_glossary_terms_it_also_looked_for(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": "出狱人员 花多少钱"}).get_data(as_text=True)
+    line = re.search(r'<p class="expansions">同时查找：([^<]*)</p>', html)
+    assert line and "刑满释放人员" in line.group(1).split("、")
+    plain = client.get("/", query_string={"q": "出狱人员", "mode": "keyword"})
+    assert 'class="expansions"' not in plain.get_data(as_text=True)
+
+
 def test_facet_links_toggle_values_in_the_url(client: FlaskClient) -> None:
     html = client.get("/", query_string={"q": QUERY, "year": "2021"}).get_data(as_text=True)
     links = dict(re.findall(r'href="([^"]+)" data-field="year" data-value="(\d+)"', html))
