@@ -364,7 +364,7 @@ def exact_reference(store: EmbeddedStore, query: np.ndarray, filters: Filters, k
 
 
 def test_graph_path_agrees_with_exact_search(store_dir, monkeypatch):
-    """Force HNSW (tiny exact limit, tiny batches): graph + overlay, deletes, slot reuse."""
+    """Force HNSW (tiny exact limit, tiny batches): graphs + overlay, deletes, slot reuse."""
     from indexer.store import vectorindex
 
     monkeypatch.setattr(vectorindex, "EXACT_LIMIT", 4)
@@ -374,7 +374,8 @@ def test_graph_path_agrees_with_exact_search(store_dir, monkeypatch):
     store.delete_filing("f0003")  # marks labels deleted in the graph
     store.write_filing(*synthetic_filing(5, version=2))  # reuses freed slots
     store.write_filing(*synthetic_filing(25))  # stays in the overlay until folded
-    assert store.vectors.graph is not None and store.vectors.overlay
+    assert store.vectors.graphs and store.vectors.overlay
+    assert store.vectors.vec16.dtype == np.int16  # growing keeps the storage type
     rng = np.random.default_rng(3)
     queries = [QUERY, *(synthetic_filing(i, 0)[2][1] for i in (7, 25))]
     queries += [rng.standard_normal(DIMS).astype(np.float32) for _ in range(3)]
@@ -383,6 +384,9 @@ def test_graph_path_agrees_with_exact_search(store_dir, monkeypatch):
         Filters({"province": ("河北省",)}),
         Filters({"kind": ("project",), "year": ("2021", "2024")}),
         Filters({"doc_id": ("f0005",)}),
+        # a kind filter alone searches that kind's graph without a filter
+        Filters({"kind": ("indicator",)}),
+        Filters({"kind": ("project", "indicator")}),
     ]
 
     def check(s: EmbeddedStore) -> None:

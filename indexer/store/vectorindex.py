@@ -1,22 +1,38 @@
-"""The embedded store's vector index: HNSW for broad queries, exact search for narrow ones.
+"""The embedded store's vector index: HNSW per passage kind, exact search for narrow filters.
 
 Derived from the SQLite records. Every live passage occupies a *slot* (a small integer,
 reused after deletes so arrays stay as long as the live set). Per slot we keep the
 passage's records rowid, its filter-field values as integer codes, and its vector as
-float16 (for exact search: half the memory of float32, and the float32 copy lives only
-inside hnswlib). The HNSW graph uses the slot as its label.
+16-bit fixed point (for exact search; the float32 copy lives only inside hnswlib). Each value of
+``kind`` has its own HNSW graph, with the slot as label.
+
+Why one graph per kind: ``kind`` follows the embedding (narrative paragraphs, project
+headers and indicator rows sit in different regions of the space), so a kind filter
+on one shared graph made hnswlib walk most of the graph looking for the few nodes
+that pass, calling a Python filter for each: 150–400 ms at 1M passages. With a graph
+per kind, a kind filter is an unfiltered search of its own graph (~1 ms), and an
+unfiltered query searches the three graphs and merges. Other filters (province, year
+…) are independent of where a vector sits, so hnswlib's filtered walk stays short
+for them once the candidates are a large enough share of the graph; below
+``EXACT_LIMIT`` candidates exact search is faster and has perfect recall.
+
+Why 16-bit fixed point: exact search widens the candidates' vectors to float32 in
+chunks. numpy converts float16 one value at a time (≈2 ns a value); int16 → float32
+is one vectorised cast (≈0.3 ns), with the scale moved into the query. For unit
+vectors (components in [-1, 1]) a step of 1/32767 is as fine as float16's for the
+typical component of ±0.05, so cosines move by < 1e-4 and ranks match float32.
 
 New passages first go to an *overlay*: slots that are searched exactly and are not in
-the graph yet. Inserting into HNSW is the expensive part (research.md: 547 s at 1M), so
-a writer folds the overlay into the graph in batches and saves it; a reader never
+a graph yet. Inserting into HNSW is the expensive part (research.md: 547 s at 1M), so
+a writer folds the overlay into the graphs in batches and saves them; a reader never
 inserts, it only keeps its overlay in step with the records. So an index run over a
 few files costs milliseconds here, and catching up after a crash costs only what
 was not saved.
 
-On disk (``vectors/``): ``hnsw-<tag>.bin``, ``slots-<tag>.npz``, ``vec16-<tag>.npy``
-and ``state.json`` naming them with the records generation they reflect; state.json
-is replaced atomically after the files are written, so a crash leaves the previous
-complete set.
+On disk (``vectors/``): ``hnsw-<tag>-<kind code>.bin``, ``slots-<tag>.npz``,
+``vec16-<tag>.npy`` and ``state.json`` naming them with the records generation they
+reflect; state.json is replaced atomically after the files are written, so a crash
+leaves the previous complete set.
 """
 
 from __future__ import annotations
@@ -33,13 +49,23 @@ from indexer.store.records import PassageRow
 from indexer.store.textindex import DamagedIndex, field_value
 
 STATE_FILE = "state.json"
-FORMAT = 1
-EXACT_LIMIT = 8192  # at most this many candidates: exact search (≈10 ms from float16)
-FOLD_AT = 20_000  # overlay size at which a writer inserts the overlay into the graph
+FORMAT = 2  # 2: one graph per kind, int16 vectors (1: one graph, float16)
+PARTITION_FIELD = "kind"  # one HNSW graph per value of this field
+# At most this many candidates in a graph: exact search (int16, ≈ 0.25 µs a
+# candidate on this project's machine, so ≈ 16 ms at the limit). Above it the
+# candidates are ≥ 1/16 of an 880k-passage graph and the filtered walk is short.
+EXACT_LIMIT = 65_536
+FOLD_AT = 20_000  # overlay size at which a writer inserts the overlay into the graphs
 HNSW_M = 16  # as in mappings/passages.json
 HNSW_EF_CONSTRUCTION = 100
-HNSW_EF_SEARCH = 96
-CHUNK = 2048  # rows gathered and converted to float32 at a time (stays in cache)
+# Beam widths. Unfiltered: 800 (recall@10 of the top 10 of k=50 against exact search,
+# 1M synthetic passages full of near-duplicates: 0.38 at ef 200, 0.62 at 400, 0.67 at
+# 800, 0.80 at 1600; each doubling costs ~1 ms a graph). A filtered walk visits
+# 1/selectivity times more nodes per result, so it keeps 4 × k (year filters, 12%
+# of the graph: recall 0.95 in 15-20 ms; ef 800 took 23-37 ms for 1.00).
+HNSW_EF_SEARCH = 800
+HNSW_EF_FILTERED = 96  # at least; 4 × k when k is larger
+CHUNK = 1024  # rows gathered and widened to float32 at a time (stays in cache)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -48,26 +74,41 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
+FIXED_SCALE = 32767.0  # int16 steps per unit: components of unit vectors lie in [-1, 1]
+
+
+def to_fixed16(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors (float32) → int16 fixed point."""
+    scaled = np.rint(np.asarray(vectors, dtype=np.float32) * FIXED_SCALE)
+    return np.clip(scaled, -FIXED_SCALE, FIXED_SCALE).astype(np.int16)
+
+
+def from_fixed16(values: np.ndarray) -> np.ndarray:
+    """int16 fixed point → float32 vectors."""
+    return np.asarray(values, dtype=np.float32) / np.float32(FIXED_SCALE)
+
+
 class VectorIndex:
-    """Slots, overlay and graph; ``generation`` is the records generation reflected."""
+    """Slots, overlay and graphs; ``generation`` is the records generation reflected."""
 
     def __init__(self, directory: Path, dims: int, fields: list[str]) -> None:
         self.directory = directory
         self.dims = dims
         self.fields = fields
         self.field_pos = {name: i for i, name in enumerate(fields)}
+        self.part_pos = self.field_pos[PARTITION_FIELD]
         self.generation = 0
         self.saved_generation: int | None = None  # what state.json on disk reflects
         self.values: list[dict[str, int]] = [{} for _ in fields]
         self.top = 0  # slots in use are below top
         self.rows = np.full(0, -1, np.int64)  # slot → records rowid, -1 = free
         self.codes = np.full((len(fields), 0), -1, np.int32)  # field, slot → value code
-        self.vec16 = np.zeros((0, dims), np.float16)
-        self.in_graph = np.zeros(0, bool)  # the graph holds this slot's current vector
+        self.vec16 = np.zeros((0, dims), np.int16)  # fixed point, see to_fixed16
+        self.in_graph = np.zeros(0, bool)  # its kind's graph holds this slot's vector
         self.free: list[int] = []
         self.by_doc: dict[str, list[int]] = {}
         self.overlay: set[int] = set()
-        self.graph: hnswlib.Index | None = None
+        self.graphs: dict[int, hnswlib.Index] = {}  # kind code (-1: none) → graph
         self.dirty = False
 
     # -- loading and saving ----------------------------------------------------------
@@ -105,11 +146,15 @@ class VectorIndex:
         index.top = len(index.rows)
         if index.vec16.shape != (index.top, dims) or index.codes.shape != (len(fields), index.top):
             raise ValueError("array shapes disagree")
+        if index.vec16.dtype != np.int16:
+            raise ValueError(f"vectors are {index.vec16.dtype}, not int16")
         index.values = [{v: i for i, v in enumerate(names)} for names in state["values"]]
-        if files.get("hnsw"):
+        for code, name in files["hnsw"].items():
             graph = hnswlib.Index(space="cosine", dim=dims)
-            graph.load_index(str(directory / files["hnsw"]), max_elements=max(index.top, 1))
-            index.graph = graph
+            # room for exactly what it holds: hnswlib allocates a lock per element up
+            # front; a writer grows it when it folds
+            graph.load_index(str(directory / name), max_elements=max(state["sizes"][code], 1))
+            index.graphs[int(code)] = graph
         index.free = np.flatnonzero(index.rows < 0).tolist()
         doc_codes = index.codes[index.field_pos["doc_id"]]
         doc_names = state["values"][index.field_pos["doc_id"]]
@@ -121,13 +166,13 @@ class VectorIndex:
         return index
 
     def save(self) -> None:
-        """Fold the overlay into the graph and write everything; no-op when unchanged."""
+        """Fold the overlay into the graphs and write everything; no-op when unchanged."""
         self.fold()
         if not self.dirty and self.saved_generation == self.generation:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         tag = f"{self.generation}-{uuid.uuid4().hex[:8]}"
-        files = {"slots": f"slots-{tag}.npz", "vec16": f"vec16-{tag}.npy", "hnsw": None}
+        files: dict = {"slots": f"slots-{tag}.npz", "vec16": f"vec16-{tag}.npy", "hnsw": {}}
         top = self.top
         with open(self.directory / files["slots"], "wb") as out:
             np.savez(
@@ -139,10 +184,13 @@ class VectorIndex:
             np.save(out, np.ascontiguousarray(self.vec16[:top]))
             out.flush()
             os.fsync(out.fileno())
-        if self.graph is not None:
-            files["hnsw"] = f"hnsw-{tag}.bin"
-            self.graph.save_index(str(self.directory / files["hnsw"]))
-            fsync_path(self.directory / files["hnsw"])
+        sizes = {}
+        for code, graph in sorted(self.graphs.items()):
+            name = f"hnsw-{tag}-{code}.bin"
+            graph.save_index(str(self.directory / name))
+            fsync_path(self.directory / name)
+            files["hnsw"][str(code)] = name
+            sizes[str(code)] = int(graph.get_current_count())
         names = [sorted(v, key=v.__getitem__) for v in self.values]
         state = {
             "format": FORMAT,
@@ -150,10 +198,11 @@ class VectorIndex:
             "dims": self.dims,
             "fields": self.fields,
             "files": files,
+            "sizes": sizes,
             "values": names,
         }
         write_json_atomic(self.directory / STATE_FILE, state)  # the commit point
-        keep = {STATE_FILE, *(f for f in files.values() if f)}
+        keep = {STATE_FILE, files["slots"], files["vec16"], *files["hnsw"].values()}
         for path in self.directory.iterdir():
             if path.name not in keep and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
@@ -172,12 +221,13 @@ class VectorIndex:
         self.codes = np.concatenate(
             [self.codes, np.full((len(self.fields), extra), -1, np.int32)], axis=1
         )
-        self.vec16 = np.concatenate([self.vec16, np.zeros((extra, self.dims), np.float16)])
+        self.vec16 = np.concatenate([self.vec16, np.zeros((extra, self.dims), self.vec16.dtype)])
         self.in_graph = np.concatenate([self.in_graph, np.zeros(extra, bool)])
 
     def _release(self, slot: int) -> None:
         if self.in_graph[slot]:
-            self.graph.mark_deleted(slot)  # the label is reused (and unmarked) on re-insert
+            # the label is reused (and unmarked) if the slot comes back with this kind
+            self.graphs[int(self.codes[self.part_pos, slot])].mark_deleted(slot)
             self.in_graph[slot] = False
         self.overlay.discard(slot)
         self.rows[slot] = -1
@@ -212,26 +262,32 @@ class VectorIndex:
                 self.overlay.add(slot)
                 slots.append(slot)
             vectors = np.stack([row.vector for row in rows]).reshape(len(rows), self.dims)
-            self.vec16[slots] = _normalise(vectors).astype(np.float16)
+            self.vec16[slots] = to_fixed16(_normalise(vectors))
             self.by_doc[doc_id] = slots
         self.dirty = True
 
     def fold(self) -> None:
-        """Insert the overlay into the graph (the costly part of HNSW, done in batches)."""
+        """Insert the overlay into the graphs (the costly part of HNSW, done in batches)."""
         if not self.overlay:
             return
         slots = np.array(sorted(self.overlay), dtype=np.int64)
-        if self.graph is None:
-            self.graph = hnswlib.Index(space="cosine", dim=self.dims)
-            self.graph.init_index(
-                max_elements=max(self.top, 1024), M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION
-            )
-        if self.graph.get_max_elements() < self.top:
-            # labels are slots < top, and the graph never holds more labels than that
-            self.graph.resize_index(int(self.top * 1.25) + 1024)
-        for start in range(0, len(slots), 4096):
-            part = slots[start : start + 4096]
-            self.graph.add_items(self.vec16[part].astype(np.float32), part)
+        parts = self.codes[self.part_pos, slots]
+        for code in np.unique(parts).tolist():
+            mine = slots[parts == code]
+            graph = self.graphs.get(code)
+            if graph is None:
+                graph = hnswlib.Index(space="cosine", dim=self.dims)
+                graph.init_index(
+                    max_elements=len(mine) + 1024, M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION
+                )
+                self.graphs[code] = graph
+            # a graph never holds more labels than slots exist, and these may be new ones
+            needed = min(graph.get_current_count() + len(mine), max(self.top, 1))
+            if graph.get_max_elements() < needed:
+                graph.resize_index(int(needed * 1.25) + 1024)
+            for start in range(0, len(mine), 4096):
+                part = mine[start : start + 4096]
+                graph.add_items(from_fixed16(self.vec16[part]), part)
         self.in_graph[slots] = True
         self.overlay.clear()
         self.dirty = True
@@ -257,12 +313,19 @@ class VectorIndex:
         if len(slots) == 0:
             return []
         scores = np.empty(len(slots), np.float32)
-        buffer = np.empty((CHUNK, self.dims), np.float32)
+        narrow = np.empty((CHUNK, self.dims), np.int16)
+        wide = np.empty((CHUNK, self.dims), np.float32)
+        scaled = (query / np.float32(FIXED_SCALE)).astype(np.float32)
         for start in range(0, len(slots), CHUNK):
             part = slots[start : start + CHUNK]
-            block = buffer[: len(part)]
-            block[...] = self.vec16[part]  # gather and widen in one step, no big temporaries
-            scores[start : start + len(part)] = block @ query
+            n = len(part)
+            # mode="clip": no bounds-checking copy (slots are valid by construction)
+            np.take(self.vec16, part, axis=0, out=narrow[:n], mode="clip")
+            np.copyto(wide[:n], narrow[:n])
+            # einsum, not ``@``: numpy's OpenBLAS starts threads for a matrix-vector
+            # product, and on a busy 2-core server they spin against the other work
+            # (measured 5-15× slower than one thread); einsum stays on this thread.
+            np.einsum("ij,j->i", wide[:n], scaled, out=scores[start : start + n])
         k = min(k, len(slots))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(slots) else np.arange(len(slots))
         best = top[np.argsort(-scores[top])]
@@ -276,35 +339,49 @@ class VectorIndex:
             return []
         query = _normalise(query.reshape(self.dims))
         mask = self.candidates(terms)
-        count = int(np.count_nonzero(mask))
-        if count == 0:
-            return []
-        if self.graph is None or count <= EXACT_LIMIT:
-            # few candidates: exact is fast and has perfect recall
-            found = self._exact(np.flatnonzero(mask), query, k)
-        else:
-            found = self._graph_search(query, mask, terms, k)
+        parts = self.codes[self.part_pos, : self.top]
+        # within one kind's graph, a filter on kind alone lets every node pass
+        walk_filter = any(name != PARTITION_FIELD for name in terms)
+        found: list[tuple[int, float]] = []
+        for code in self._partition_codes(terms):
+            part_mask = mask & (parts == code)
+            count = int(np.count_nonzero(part_mask))
+            if count == 0:
+                continue
+            graph = self.graphs.get(code)
+            if graph is None or count <= EXACT_LIMIT:
+                # few candidates: exact is fast and has perfect recall
+                found.extend(self._exact(np.flatnonzero(part_mask), query, k))
+            else:
+                found.extend(self._graph_search(graph, query, part_mask, walk_filter, k))
         found.sort(key=lambda item: -item[1])
         return [(int(self.rows[slot]), score) for slot, score in found[:k]]
 
+    def _partition_codes(self, terms: dict[str, tuple[str, ...]]) -> list[int]:
+        """The kind codes a search must look at (those the filter allows, if any)."""
+        table = self.values[self.part_pos]
+        if PARTITION_FIELD in terms:
+            return sorted({table[str(v)] for v in terms[PARTITION_FIELD] if str(v) in table})
+        return [-1, *table.values()]
+
     def _graph_search(
-        self, query: np.ndarray, mask: np.ndarray, terms: dict, k: int
+        self, graph: hnswlib.Index, query: np.ndarray, mask: np.ndarray, walk_filter: bool, k: int
     ) -> list[tuple[int, float]]:
-        """HNSW over the graph's candidates plus exact over the overlay's; exact if short."""
-        overlay = np.array(sorted(s for s in self.overlay if mask[s]), dtype=np.int64)
-        in_graph = mask & self.in_graph[: self.top]
-        graph_count = int(np.count_nonzero(in_graph))
-        wanted = min(k, graph_count)
+        """HNSW over one graph's candidates plus exact over its overlay's."""
+        live_in_graph = self.in_graph[: self.top]
+        in_graph = mask & live_in_graph
+        overlay = np.flatnonzero(mask & ~live_in_graph)
+        wanted = min(k, int(np.count_nonzero(in_graph)))
         found: list[tuple[int, float]] = []
         if wanted:
-            self.graph.set_ef(max(HNSW_EF_SEARCH, 4 * wanted))
             # Filtered: hnswlib checks the filter while walking the graph, the in-graph
             # form of oversample-and-post-filter (it keeps walking until enough pass).
-            accept = None if not terms else in_graph.__getitem__
+            # A bytes object's __getitem__ is the cheapest callable over the mask.
+            accept = in_graph.tobytes().__getitem__ if walk_filter else None
+            ef = HNSW_EF_FILTERED if walk_filter else HNSW_EF_SEARCH
+            graph.set_ef(max(ef, 4 * wanted))
             try:
-                labels, distances = self.graph.knn_query(
-                    query, k=wanted, num_threads=1, filter=accept
-                )
+                labels, distances = graph.knn_query(query, k=wanted, num_threads=1, filter=accept)
                 found = [
                     (int(s), 1.0 - float(d)) for s, d in zip(labels[0], distances[0], strict=True)
                 ]
