@@ -219,6 +219,8 @@ def _cache_path() -> Path:
 def _search_text(result: dict) -> str:
     head = f"{result['total']} matches for {result['query']!r}"
     lines = [f"{head} ({result['mode']}, {result['took_ms']} ms)"]
+    if result.get("expansions"):
+        lines.append(f"also looked for: {' '.join(result['expansions'])}")
     for number, hit in enumerate(result["hits"], start=1 + (result["page"] - 1) * result["size"]):
         doc = hit["doc"]
         where = " ".join(x for x in (doc["province"], doc["city"], doc["county"]) if x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -106,6 +107,17 @@ def test_semantic_mode_finds_paraphrases(env: dict, capsys: pytest.CaptureFixtur
     assert all("犯罪率" in h["text"] for h in result["hits"])
     keyword = search(capsys, env["store"], query, "--mode", "keyword")
     assert keyword["total"] == 0  # no passage has these words: only meaning finds them
+
+
+def test_plain_output_lists_hits_and_glossary_terms(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["search", "出狱人员 补助", "--size", "3", "--store", str(env["store"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.match(r"\d+ matches for '出狱人员 补助' \(hybrid, [\d.]+ ms\)$", lines[0])
+    assert lines[1].startswith("also looked for: ") and "刑满释放人员" in lines[1].split()
+    assert [line.split(".")[0].strip() for line in lines[2::2]] == ["1", "2", "3"]
 
 
 def test_bad_parameters_and_missing_store(
