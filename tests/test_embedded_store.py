@@ -404,3 +404,18 @@ def test_graph_path_agrees_with_exact_search(store_dir, monkeypatch):
     check(reopened)
     assert_consistent(reopened)
     reopened.close()
+
+
+def test_fixed_point_vectors_keep_cosines():
+    """Exact search reads int16 vectors: cosines stay within 1e-4 of float32."""
+    from indexer.store.vectorindex import from_fixed16, to_fixed16
+
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((200, DIMS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[0] = 0.0
+    vectors[0, 3] = 1.0  # a component at the end of the range
+    stored = to_fixed16(vectors)
+    assert stored.dtype == np.int16
+    query = vectors[7]
+    assert np.abs(from_fixed16(stored) @ query - vectors @ query).max() < 1e-4
