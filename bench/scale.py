@@ -729,9 +729,9 @@ def report(stats: dict, served: dict, queries: list[dict]) -> str:
         "",
         f"recall@10 of store.knn vs exact float32 brute force over {rec['queries']} queries: "
         f"k=10 {rec['mean']:.3f} mean, {rec['min']:.2f} min; top 10 of k={KNN_POOL} as "
-        f"Searcher asks {rec['mean_pool']:.3f} mean (HNSW ef {vectorindex.HNSW_EF_SEARCH} "
-        f"unfiltered, max({vectorindex.HNSW_EF_FILTERED}, 4k) in a filtered walk, exact "
-        f"search at ≤ {vectorindex.EXACT_LIMIT:,} candidates in a kind's graph). "
+        f"Searcher asks {rec['mean_pool']:.3f} mean (HNSW ef {vectorindex.HNSW_EF_SEARCH}, "
+        f"exact search at ≤ {vectorindex.EXACT_LIMIT:,} candidates in a kind's graph, "
+        f"over-fetch ×{vectorindex.OVERFETCH:g} and post-filter above). "
         f"Unfiltered {len(unfiltered)}: "
         f"{np.mean([p['recall'] for p in unfiltered]):.3f} / "
         f"{np.mean([p['recall_pool'] for p in unfiltered]):.3f}; filtered "

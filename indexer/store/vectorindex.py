@@ -11,10 +11,17 @@ headers and indicator rows sit in different regions of the space), so a kind fil
 on one shared graph made hnswlib walk most of the graph looking for the few nodes
 that pass, calling a Python filter for each: 150–400 ms at 1M passages. With a graph
 per kind, a kind filter is an unfiltered search of its own graph (~1 ms), and an
-unfiltered query searches the three graphs and merges. Other filters (province, year
-…) are independent of where a vector sits, so hnswlib's filtered walk stays short
-for them once the candidates are a large enough share of the graph; below
-``EXACT_LIMIT`` candidates exact search is faster and has perfect recall.
+unfiltered query searches the three graphs and merges.
+
+Other filters never use hnswlib's filtered walk: its filter is a Python callable, run
+for every node visited, each call taking the GIL back; beside a busy Python thread (a
+threaded web server) one walk took up to 2.8 s. Instead, up to ``EXACT_LIMIT``
+candidates in a kind are searched exactly (fast, perfect recall); above that they
+are at least 1/14 of the indicators' graph, and an unfiltered search for enough
+nearest passages that ``k`` of them should pass, filtered afterwards, finds them
+(year filters: recall@10 1.00 against exact); when too few pass (a filter that
+follows the embedding, such as level2, for a query far from it), exact search over
+the candidates answers instead.
 
 Why 16-bit fixed point: exact search widens the candidates' vectors to float32 in
 chunks. numpy converts float16 one value at a time (≈2 ns a value); int16 → float32
@@ -51,21 +58,26 @@ from indexer.store.textindex import DamagedIndex, field_value
 STATE_FILE = "state.json"
 FORMAT = 2  # 2: one graph per kind, int16 vectors (1: one graph, float16)
 PARTITION_FIELD = "kind"  # one HNSW graph per value of this field
-# At most this many candidates in a graph: exact search (int16, ≈ 0.25 µs a
-# candidate on this project's machine, so ≈ 16 ms at the limit). Above it the
-# candidates are ≥ 1/16 of an 880k-passage graph and the filtered walk is short.
+# At most this many candidates in a graph: exact search (int16, ≈ 0.23 µs a
+# candidate on this project's machine, so ≈ 15 ms at the limit). Above it the
+# candidates are ≥ 1/14 of the 887k-passage indicators' graph, and over-fetching
+# from the graph asks it for at most ~30 × k passages.
 EXACT_LIMIT = 65_536
 FOLD_AT = 20_000  # overlay size at which a writer inserts the overlay into the graphs
 HNSW_M = 16  # as in mappings/passages.json
 HNSW_EF_CONSTRUCTION = 100
-# Beam widths. Unfiltered: 800 (recall@10 of the top 10 of k=50 against exact search,
-# 1M synthetic passages full of near-duplicates: 0.38 at ef 200, 0.62 at 400, 0.67 at
-# 800, 0.80 at 1600; each doubling costs ~1 ms a graph). A filtered walk visits
-# 1/selectivity times more nodes per result, so it keeps 4 × k (year filters, 12%
-# of the graph: recall 0.95 in 15-20 ms; ef 800 took 23-37 ms for 1.00).
+# Beam width (at least; the number of results asked when larger): recall@10 of the
+# top 10 of k=50 against exact search, 1M synthetic passages full of near-duplicates:
+# 0.38 at ef 200, 0.62 at 400, 0.67 at 800, 0.80 at 1600; each doubling costs ~1 ms
+# a graph.
 HNSW_EF_SEARCH = 800
-HNSW_EF_FILTERED = 96  # at least; 4 × k when k is larger
-CHUNK = 1024  # rows gathered and widened to float32 at a time (stays in cache)
+# Over-fetch for a filter: ask for OVERFETCH × k / (share of the graph passing) + k.
+OVERFETCH = 2.0
+# Rows gathered and widened to float32 at a time. Not small: every numpy call releases
+# the GIL and must win it back, which beside a busy Python thread can take the whole
+# switch interval (5 ms); not large: past ~4096 rows (6 MiB of float32) the chunk
+# falls out of cache and exact search gets slower (measured 1024-16384).
+CHUNK = 4096
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -371,23 +383,29 @@ class VectorIndex:
         live_in_graph = self.in_graph[: self.top]
         in_graph = mask & live_in_graph
         overlay = np.flatnonzero(mask & ~live_in_graph)
-        wanted = min(k, int(np.count_nonzero(in_graph)))
+        count = int(np.count_nonzero(in_graph))
+        wanted = min(k, count)
         found: list[tuple[int, float]] = []
         if wanted:
-            # Filtered: hnswlib checks the filter while walking the graph, the in-graph
-            # form of oversample-and-post-filter (it keeps walking until enough pass).
-            # A bytes object's __getitem__ is the cheapest callable over the mask.
-            accept = in_graph.tobytes().__getitem__ if walk_filter else None
-            ef = HNSW_EF_FILTERED if walk_filter else HNSW_EF_SEARCH
-            graph.set_ef(max(ef, 4 * wanted))
+            fetch = wanted
+            if walk_filter:
+                # enough nearest passages that ``wanted`` of them should pass the filter
+                share = count / max(graph.get_current_count(), 1)
+                fetch = min(count, int(OVERFETCH * wanted / share) + wanted)
+            graph.set_ef(max(HNSW_EF_SEARCH, fetch))
             try:
-                labels, distances = graph.knn_query(query, k=wanted, num_threads=1, filter=accept)
-                found = [
-                    (int(s), 1.0 - float(d)) for s, d in zip(labels[0], distances[0], strict=True)
-                ]
+                labels, distances = graph.knn_query(query, k=fetch, num_threads=1)
             except RuntimeError:
-                # too few candidates reachable through the graph: exact over them all
+                # fewer reachable through the graph than asked: exact over them all
                 return self._exact(np.flatnonzero(mask), query, k)
+            labels, distances = labels[0], distances[0]
+            if walk_filter:
+                keep = in_graph[labels]
+                labels, distances = labels[keep][:wanted], distances[keep][:wanted]
+                if len(labels) < wanted:
+                    # the filter follows the embedding and the query is far from it
+                    return self._exact(np.flatnonzero(mask), query, k)
+            found = [(int(s), 1.0 - float(d)) for s, d in zip(labels, distances, strict=True)]
         found.extend(self._exact(overlay, query, k))
         return found
 
