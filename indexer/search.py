@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +128,16 @@ class Searcher:
     def __init__(self, store: Store, embedder) -> None:  # noqa: ANN001 - any Embedder-like
         self.store = store
         self.embedder = embedder
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _embed_async(self, text: str) -> Future:
+        """Encode the query on a worker thread while the keyword search runs: torch
+        releases the GIL, so hybrid costs max(embedding, keyword), not their sum."""
+        with self._pool_lock:
+            if self._pool is None:  # created on first use: after a server's fork
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed")
+        return self._pool.submit(self.embedder.encode_query, text)
 
     def search(self, request: SearchRequest) -> dict:
         """The ``jixiao search --json`` object for ``request``."""
@@ -139,6 +151,10 @@ class Searcher:
         keyword_ids: list[str] = []
         keyword_total = 0
         facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
+        expansions = expand(request.query) if mode != "keyword" else []
+        embedding = None
+        if mode in ("semantic", "hybrid") and request.query:
+            embedding = self._embed_async(" ".join([request.query, *expansions]))
         if mode in ("keyword", "hybrid") and (groups or not request.query):
             result = self.store.keyword(groups, request.filters, max(wanted, 100), facets)
             keyword_ids = [pid for pid, _ in result.hits]
@@ -146,10 +162,8 @@ class Searcher:
             for name, values in result.facets.items():
                 facet_counts[name].update(dict(values))
         semantic_ids: list[str] = []
-        expansions = expand(request.query) if mode != "keyword" else []
-        if mode in ("semantic", "hybrid") and request.query:
-            text = " ".join([request.query, *expansions])
-            vector = np.asarray(self.embedder.encode_query(text), dtype=np.float32)
+        if embedding is not None:
+            vector = np.asarray(embedding.result(), dtype=np.float32)
             pool = max(SEMANTIC_POOL, wanted) if mode == "semantic" else SEMANTIC_POOL
             semantic_ids = [pid for pid, _ in self.store.knn(vector, request.filters, pool)]
         if mode == "keyword":
