@@ -419,3 +419,27 @@ def test_fixed_point_vectors_keep_cosines():
     assert stored.dtype == np.int16
     query = vectors[7]
     assert np.abs(from_fixed16(stored) @ query - vectors @ query).max() < 1e-4
+
+
+def test_facet_counts_stay_exact_across_segments(store_dir, monkeypatch):
+    """Many values in every index segment, few listed: the listed counts are exact."""
+    from collections import Counter
+
+    from indexer.store import textindex
+
+    monkeypatch.setattr(textindex, "FACET_SIZE", 5)
+    store = EmbeddedStore(store_dir)
+    store.commit_every_filings = 20  # several segments, each with ~45 counties
+    expected: Counter[str] = Counter()
+    for i in range(60):
+        record, passages, vectors = synthetic_filing(i)
+        for j, passage in enumerate(passages):
+            passage["county"] = f"县{(i * 7 + j * (i % 5 + 1)) % 45:02d}"
+            expected[passage["county"]] += 1
+        store.write_filing(record, passages, vectors)
+    store.close()
+    reopened = EmbeddedStore(store_dir, create=False)
+    assert reopened.text.index.searcher().num_segments > 1
+    got = reopened.keyword([["矫正"]], Filters(), 1, ["county"]).facets["county"]
+    assert got == sorted(expected.items(), key=lambda p: (-p[1], p[0]))[:5]
+    reopened.close()
