@@ -44,6 +44,7 @@ leaves the previous complete set.
 
 from __future__ import annotations
 
+import mmap
 import os
 import uuid
 from pathlib import Path
@@ -100,6 +101,26 @@ def from_fixed16(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32) / np.float32(FIXED_SCALE)
 
 
+def map_vectors(path: Path) -> np.ndarray:
+    """The saved vectors (an ``.npy`` file), mapped copy-on-write and paged in at once.
+
+    Mapped, not read: the pages are shared with the page cache, so gunicorn workers on
+    one store hold one copy, and only slots this process rewrites become private.
+    Paged in at once: otherwise the first exact searches of a process fault pages in
+    one by one, from disk when the cache is cold (in the scale benchmark, province
+    filters took 96 ms at p95 right after opening instead of 23). Reading one byte of
+    every page maps the page cache's own pages (MAP_POPULATE on a writable private
+    map would copy them all instead).
+    """
+    vectors = np.load(path, mmap_mode="c")
+    raw = getattr(vectors, "_mmap", None)
+    if isinstance(raw, mmap.mmap):
+        if hasattr(mmap, "MADV_WILLNEED"):
+            raw.madvise(mmap.MADV_WILLNEED)  # read ahead in large chunks
+        int(np.frombuffer(raw, dtype=np.uint8)[:: mmap.PAGESIZE].sum())
+    return vectors
+
+
 class VectorIndex:
     """Slots, overlay and graphs; ``generation`` is the records generation reflected."""
 
@@ -152,9 +173,7 @@ class VectorIndex:
             index.rows = arrays["rows"].copy()
             index.codes = arrays["codes"].copy()
             index.in_graph = arrays["in_graph"].copy()
-        # copy-on-write map: pages are read on demand and shared with the page cache;
-        # only slots this process rewrites become private memory
-        index.vec16 = np.load(directory / files["vec16"], mmap_mode="c")
+        index.vec16 = map_vectors(directory / files["vec16"])
         index.top = len(index.rows)
         if index.vec16.shape != (index.top, dims) or index.codes.shape != (len(fields), index.top):
             raise ValueError("array shapes disagree")
