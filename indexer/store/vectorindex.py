@@ -369,12 +369,25 @@ class VectorIndex:
         if k <= 0 or self.top == 0:
             return []
         query = _normalise(query.reshape(self.dims))
-        mask = self.candidates(terms)
-        parts = self.codes[self.part_pos, : self.top]
         # within one kind's graph, a filter on kind alone lets every node pass
         walk_filter = any(name != PARTITION_FIELD for name in terms)
+        codes = self._partition_codes(terms)
         found: list[tuple[int, float]] = []
-        for code in self._partition_codes(terms):
+        if not walk_filter:
+            # whole kinds: their graphs (+ overlays) answer without any per-slot mask
+            # (the masks cost ~5 ms over 1M slots, more than the graph searches)
+            rest = []
+            for code in codes:
+                whole = self._whole_kind(code, query, k)
+                if whole is None:
+                    rest.append(code)
+                else:
+                    found.extend(whole)
+            codes = rest
+        if codes:
+            mask = self.candidates(terms)
+            parts = self.codes[self.part_pos, : self.top]
+        for code in codes:
             part_mask = mask & (parts == code)
             count = int(np.count_nonzero(part_mask))
             if count == 0:
@@ -387,6 +400,27 @@ class VectorIndex:
                 found.extend(self._graph_search(graph, query, part_mask, walk_filter, k))
         found.sort(key=lambda item: -item[1])
         return [(int(self.rows[slot]), score) for slot, score in found[:k]]
+
+    def _whole_kind(self, code: int, query: np.ndarray, k: int) -> list[tuple[int, float]] | None:
+        """The best ``k`` of one whole kind from its graph and overlay; None: not possible.
+
+        A whole kind goes to its graph however small (ef 800 in the 18k narrative
+        paragraphs of the 1M benchmark: ~1 ms, exact search ~4 ms).
+        """
+        graph = self.graphs.get(code)
+        if graph is None:
+            return None
+        graph.set_ef(max(HNSW_EF_SEARCH, k))
+        try:
+            labels, distances = graph.knn_query(query, k=k, num_threads=1)
+        except RuntimeError:
+            return None  # fewer than k live nodes in the graph: exact search instead
+        found = [(int(s), 1.0 - float(d)) for s, d in zip(labels[0], distances[0], strict=True)]
+        if self.overlay:
+            overlay = np.fromiter(self.overlay, np.int64, len(self.overlay))
+            overlay = np.sort(overlay[self.codes[self.part_pos, overlay] == code])
+            found.extend(self._exact(overlay, query, k))
+        return found
 
     def _partition_codes(self, terms: dict[str, tuple[str, ...]]) -> list[int]:
         """The kind codes a search must look at (those the filter allows, if any)."""
