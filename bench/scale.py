@@ -351,7 +351,7 @@ def build(args: argparse.Namespace, real: RealCorpus, embedder: Embedder) -> dic
     sizes = {
         "SQLite": sum(dir_size(p) for p in store_dir.glob(FILE_NAME + "*")),
         "tantivy (text/)": dir_size(store_dir / "text"),
-        "vectors/ (HNSW + float16 + slots)": dir_size(store_dir / "vectors"),
+        "vectors/ (HNSW per kind + int16 + slots)": dir_size(store_dir / "vectors"),
     }
     vector_files = {
         path.name.split("-")[0]: path.stat().st_size for path in (store_dir / "vectors").iterdir()
