@@ -22,6 +22,12 @@ def properties() -> dict[str, dict]:
     return mapping()["mappings"]["properties"]
 
 
+# Most values one facet lists, most frequent first, in every store. 300: what the
+# portal places per level of its region tree; at 1M passages county and department
+# have ~2,800 values each, and listing 1000 cost the embedded store ~4 ms at p95.
+FACET_SIZE = 300
+
+
 def facet_fields() -> list[str]:
     """Fields shown as facets, in display order."""
     return list(mapping()["mappings"]["_meta"]["facets"])

@@ -425,9 +425,9 @@ def test_facet_counts_stay_exact_across_segments(store_dir, monkeypatch):
     """Many values in every index segment, few listed: the listed counts are exact."""
     from collections import Counter
 
-    from indexer.store import textindex
+    from indexer import schema
 
-    monkeypatch.setattr(textindex, "FACET_SIZE", 5)
+    monkeypatch.setattr(schema, "FACET_SIZE", 5)
     store = EmbeddedStore(store_dir)
     store.commit_every_filings = 20  # several segments, each with ~45 counties
     expected: Counter[str] = Counter()

@@ -38,10 +38,6 @@ FILINGS_MAPPING_PATH = Path(schema.MAPPING_PATH).with_name("filings.json")
 MAX_RESULT_WINDOW = 10_000
 #: The largest ``k`` and ``num_candidates`` a kNN search accepts.
 MAX_NUM_CANDIDATES = 10_000
-#: Buckets per facet; a facet lists every value it has up to this many.
-FACET_SIZE = 200
-#: Facets with many distinct values (every county, every department) get more buckets.
-FACET_SIZE_AT_LEAST = {"city": 500, "county": 2000, "department": 5000}
 #: Page size when listing every filing's content hash.
 FILINGS_PAGE_SIZE = 1000
 
@@ -182,7 +178,7 @@ def _group_query(group: Sequence[str]) -> dict | None:
     return {"bool": {"should": [_token_query(t) for t in tokens], "minimum_should_match": 1}}
 
 
-def facet_aggs(facets: Sequence[str], facet_size: int = FACET_SIZE) -> dict:
+def facet_aggs(facets: Sequence[str], facet_size: int = schema.FACET_SIZE) -> dict:
     """A ``terms`` aggregation per facet field, named after the field.
 
     Most frequent first, then by value, so equal counts come out in a stable order.
@@ -191,7 +187,7 @@ def facet_aggs(facets: Sequence[str], facet_size: int = FACET_SIZE) -> dict:
         name: {
             "terms": {
                 "field": name,
-                "size": max(facet_size, FACET_SIZE_AT_LEAST.get(name, 0)),
+                "size": facet_size,
                 "order": [{"_count": "desc"}, {"_key": "asc"}],
             }
         }
@@ -204,7 +200,7 @@ def keyword_search_body(
     filters: Filters,
     size: int,
     facets: Sequence[str],
-    facet_size: int = FACET_SIZE,
+    facet_size: int = schema.FACET_SIZE,
 ) -> dict:
     """BM25 search: every group must match (any token of it), filtered, with facet counts.
 

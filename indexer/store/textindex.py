@@ -24,11 +24,6 @@ from indexer.store.fsutil import read_json, write_json_atomic
 
 STATE_FILE = "jixiao-state.json"
 ANALYZER = "jieba_tokens"  # same name and behaviour as the Elasticsearch analyzer
-# Most values one facet lists, the most frequent first. 300: what the portal places
-# per level of its region tree; at 1M passages county and department have ~2,800
-# values each, and listing 1000 of them cost ~4 ms more at p95 (most of it turning
-# buckets into Python objects, here and in the Searcher).
-FACET_SIZE = 300
 # Buckets each index segment hands over. tantivy's counts are exact when every
 # segment hands over all its values (its default, 1.5 × size + 10, may cut them off
 # once a segment holds more than that many counties), so: all of them.
@@ -186,8 +181,9 @@ class TextIndex:
         wanted = [f for f in dict.fromkeys(facets) if f in self.fields]
         counting = None
         if wanted:
+            listed = schema.FACET_SIZE
             aggs = {
-                f: {"terms": {"field": f, "size": FACET_SIZE, "segment_size": SEGMENT_BUCKETS}}
+                f: {"terms": {"field": f, "size": listed, "segment_size": SEGMENT_BUCKETS}}
                 for f in wanted
             }
             counting = _FACET_POOL.submit(searcher.aggregate, query, aggs)
