@@ -275,9 +275,14 @@ class EmbeddedStore(Store):
 
     def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
         with self._mutex:
-            self._refresh_vectors(fold=self._writing)
-            found = self.vectors.search(np.asarray(vector, np.float32), filters.terms, k)
-            ids = self.records.ids_for_rowids([rowid for rowid, _ in found])
+            for _attempt in range(3):
+                self._refresh_vectors(fold=self._writing)
+                found = self.vectors.search(np.asarray(vector, np.float32), filters.terms, k)
+                ids = self.records.ids_for_rowids([rowid for rowid, _ in found])
+                if len(ids) == len(found):
+                    break
+                # a writer replaced a filing between the refresh and the lookup (its
+                # rows got new rowids): catch up with it and search again
             return [(ids[rowid], score) for rowid, score in found if rowid in ids]
 
     def get_filing(self, doc_id: str) -> FilingRecord | None:
