@@ -19,11 +19,6 @@ class Glossary:
 
     rules: dict[str, tuple[str, ...]]
 
-    @property
-    def words(self) -> set[str]:
-        """Every term the glossary names (the segmenter keeps them whole)."""
-        return set(self.rules) | {t for targets in self.rules.values() for t in targets}
-
 
 def parse_glossary(text: str) -> Glossary:
     """Rules from Solr-format lines: ``a, b => x, y`` (one way) or ``a, b, c`` (equivalent)."""
