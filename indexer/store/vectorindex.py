@@ -461,6 +461,3 @@ class VectorIndex:
             found = [(int(s), 1.0 - float(d)) for s, d in zip(labels, distances, strict=True)]
         found.extend(self._exact(overlay, query, k))
         return found
-
-    def live_count(self) -> int:
-        return int(np.count_nonzero(self.rows[: self.top] >= 0))
