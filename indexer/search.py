@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,10 @@ RRF_K = 60
 SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as matches
 MAX_QUERY_CHARS = 200
 MAX_SIZE = 100
+# The query is encoded on a pool thread while the keyword search runs: torch releases
+# the GIL, so hybrid costs the slower of the two, not their sum. The pool starts its
+# threads on first use, so a server that forks before searching forks none.
+_EMBED_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jixiao-embed")
 
 
 class QueryError(ValueError):
@@ -128,16 +131,6 @@ class Searcher:
     def __init__(self, store: Store, embedder) -> None:  # noqa: ANN001 - any Embedder-like
         self.store = store
         self.embedder = embedder
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-
-    def _embed_async(self, text: str) -> Future:
-        """Encode the query on a worker thread while the keyword search runs: torch
-        releases the GIL, so hybrid costs max(embedding, keyword), not their sum."""
-        with self._pool_lock:
-            if self._pool is None:  # created on first use: after a server's fork
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed")
-        return self._pool.submit(self.embedder.encode_query, text)
 
     def search(self, request: SearchRequest) -> dict:
         """The ``jixiao search --json`` object for ``request``."""
@@ -154,7 +147,8 @@ class Searcher:
         expansions = expand(request.query) if mode != "keyword" else []
         embedding = None
         if mode in ("semantic", "hybrid") and request.query:
-            embedding = self._embed_async(" ".join([request.query, *expansions]))
+            text = " ".join([request.query, *expansions])
+            embedding = _EMBED_POOL.submit(self.embedder.encode_query, text)
         if mode in ("keyword", "hybrid") and (groups or not request.query):
             result = self.store.keyword(groups, request.filters, max(wanted, 100), facets)
             keyword_ids = [pid for pid, _ in result.hits]
