@@ -52,8 +52,13 @@ def source_name(path: Path) -> str:
         return resolved.as_posix()
 
 
-def content_hash(path: Path) -> str:
-    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+def content_hash(path: Path, model: str) -> str:
+    """Identifies what a filing's stored passages came from: its bytes, the pipeline, the model.
+
+    The model is part of it so that indexing with another encoder re-encodes every
+    filing instead of mixing two models' vectors in one store.
+    """
+    digest = hashlib.sha256(f"{PIPELINE_VERSION}\0{model}\0".encode())
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
@@ -81,7 +86,7 @@ def index_files(
         source = source_name(path)
         doc_id = doc_id_for(source)
         try:
-            digest = content_hash(path)
+            digest = content_hash(path, embedder.name)
         except OSError as err:
             summary.failed.append((str(path), f"cannot open ({err.strerror or err})"))
             continue

@@ -56,3 +56,20 @@ def test_filings_are_encoded_together_and_vectors_land_on_their_passages(tmp_pat
         best = max(score for _, score in nearest)
         assert passage["id"] in {pid for pid, score in nearest if score >= best - 1e-4}
     store.close()
+
+
+def test_another_model_re_encodes_every_filing(tmp_path: Path) -> None:
+    """Vectors of two models never mix in one store: a new model makes every filing new."""
+    files = [Path(shutil.copy(p, tmp_path / p.name)) for p in sorted(CORPUS.glob("*.txt"))[:2]]
+    store = EmbeddedStore(tmp_path / "index")
+    first = CallCountingEmbedder()
+    initial = index_files(files, store, first, None)
+    assert initial.indexed == 2
+    again = index_files(files, store, first, None)
+    assert (again.indexed, again.unchanged, again.encoded) == (0, 2, 0)
+    other = CallCountingEmbedder()
+    other.name = "another-model"
+    redone = index_files(files, store, other, None)
+    assert (redone.indexed, redone.unchanged) == (2, 0)
+    assert redone.encoded == initial.encoded > 0  # every distinct text, encoded again
+    store.close()
