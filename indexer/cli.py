@@ -109,7 +109,7 @@ def _store_options(command: argparse.ArgumentParser) -> None:
         "--es", metavar="URL", help="Elasticsearch URL, e.g. http://elastic:pw@localhost:9200"
     )
     command.add_argument(
-        "--model", help="sentence-transformers model path or id (default: e5-small)"
+        "--model", help="sentence-transformers model path or id (default: e5-small + adapter)"
     )
 
 

@@ -18,7 +18,7 @@ from webapp.portal import Portal
 DEFAULTS: dict[str, Any] = {
     "STORE_DIR": None,  # embedded store folder (default JIXIAO_STORE or data/index)
     "ES_URL": None,  # Elasticsearch instead (or JIXIAO_ES_URL)
-    "MODEL": None,  # sentence-transformers model (default e5-small, or JIXIAO_MODEL)
+    "MODEL": None,  # sentence-transformers model (default e5 + adapter, or JIXIAO_MODEL)
     "SOURCE_ROOT": None,  # where relative source paths of the index live (default: cwd)
     "EXPORT_MAX_ROWS": 100_000,  # rows one export streams at most
     "COMPARE_MAX_ROWS": 2_000,  # indicator rows the compare page shows at most
