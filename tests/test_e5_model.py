@@ -256,3 +256,30 @@ def test_adapter_that_does_not_fit_is_a_model_error(tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not fit" in err and "Traceback" not in err
     assert not (tmp_path / "out" / e5_model.MARKER).exists()
+
+
+def test_build_id_tells_builds_apart_and_names_the_embedder(tmp_path: Path) -> None:
+    """Two builds under one folder name (say, a new adapter) never share cached vectors."""
+    import json
+
+    from indexer.embeddings import Embedder
+
+    def fake_build(name: str, adapter_sha: str | None) -> Path:
+        folder = tmp_path / name / "e5"
+        folder.mkdir(parents=True)
+        marker = {"source_sha256": "ab" * 32, "adapter_sha256": adapter_sha}
+        (folder / e5_model.MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        return folder
+
+    plain, adapted, other = (
+        fake_build("a", None),
+        fake_build("b", "cd" * 32),
+        fake_build("c", "ef" * 32),
+    )
+    ids = {e5_model.build_id(folder) for folder in (plain, adapted, other)}
+    assert len(ids) == 3 and all(len(i) == 12 for i in ids)
+    assert e5_model.build_id(tmp_path) is None  # not a build of ours
+    assert Embedder(str(adapted)).name == f"e5@{e5_model.build_id(adapted)}"
+    assert Embedder(str(adapted)).name != Embedder(str(other)).name
+    assert Embedder(str(tmp_path)).name == tmp_path.name
+    assert Embedder("intfloat/multilingual-e5-small").name == "intfloat/multilingual-e5-small"
