@@ -561,12 +561,14 @@ def build_model(dest: Path, source: Path | None = None, adapter: Path | None = N
     except OSError as err:
         raise E5ModelError(f"{source}: cannot read ({err.strerror or err})") from err
     try:
-        lora = (read_adapter(adapter), adapter_digest(adapter)) if adapter else None
+        adapter_sha = adapter_digest(adapter) if adapter else None
+        if is_complete(dest, source_sha, adapter_sha):
+            return dest
+        # Read (and check) the adapter only when building: an up-to-date build is
+        # checked at every start of a process, and the digest says enough there.
+        lora = read_adapter(adapter) if adapter else None
     except AdapterError as err:
         raise E5ModelError(str(err)) from None
-    adapter_sha = lora[1] if lora else None
-    if is_complete(dest, source_sha, adapter_sha):
-        return dest
 
     f = read_e5_file(source)
     try:
@@ -577,7 +579,7 @@ def build_model(dest: Path, source: Path | None = None, adapter: Path | None = N
         tensors = dict(bert_state_dict(f))
         if lora:
             try:
-                merge_lora(tensors, lora[0])
+                merge_lora(tensors, lora)
             except AdapterError as err:
                 raise E5ModelError(str(err)) from None
         tmp = dest / "model.safetensors.tmp"

@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from indexer.e5_model import ROOT, SOURCE_MODEL
+
 TRIPLETS = ROOT / "indexer" / "data" / "finetune-triplets.jsonl"
 BASE_MODEL_DIR = ROOT / "models" / "multilingual-e5-small"
 FIELDS = ("query", "positive", "negative")
@@ -156,7 +157,6 @@ def train(
 
 def _tidy(out: Path) -> None:
     """Make the saved adapter shareable: no machine path, no template card, readable."""
-    from indexer.e5_model import SOURCE_MODEL
     from indexer.lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
     config = json.loads((out / ADAPTER_CONFIG).read_text(encoding="utf-8"))
