@@ -159,7 +159,10 @@ def _run_search(args: argparse.Namespace) -> int:
     with _store_errors():
         store = open_store(args.store, args.es)
         try:
-            result = Searcher(store, Embedder(args.model)).search(request)
+            searcher = Searcher(store, Embedder(args.model))
+            if request.uses_vectors:
+                _warn(searcher.check_model())
+            result = searcher.search(request)
         finally:
             store.close()
         if args.json:
@@ -179,7 +182,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     with _store_errors():
         store = open_store(args.store, args.es)
         try:
-            results = run_eval(Searcher(store, Embedder(args.model)), args.queries or QUERIES)
+            searcher = Searcher(store, Embedder(args.model))
+            _warn(searcher.check_model())
+            results = run_eval(searcher, args.queries or QUERIES)
         except ValueError as err:  # a judgment names no passage: index corpus/ first
             print(f"jixiao: {err}", file=sys.stderr)
             return 2
@@ -199,6 +204,11 @@ def _run_serve(args: argparse.Namespace) -> int:
     store = str(args.store) if args.store else None
     serve(store, args.es, args.host, args.port, args.workers, args.threads, args.model)
     return 0
+
+
+def _warn(message: str | None) -> None:
+    if message:
+        print(f"jixiao: warning: {message}", file=sys.stderr)
 
 
 @contextmanager

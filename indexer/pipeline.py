@@ -102,7 +102,8 @@ def index_files(
             summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
             continue
         filing["source"] = source
-        pending.append((FilingRecord(doc_id, source, digest, filing), passages_for(filing, doc_id)))
+        record = FilingRecord(doc_id, source, digest, filing, embedder.name)
+        pending.append((record, passages_for(filing, doc_id)))
         if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:
             _encode_and_write(pending, store, embedder, cache, summary)
             pending = []

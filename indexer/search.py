@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer import schema
+from indexer.model_check import check_models
 from indexer.store.base import Filters, Store
 from indexer.synonyms import expand
 from indexer.tokenize import highlight_terms, query_groups
@@ -56,6 +57,11 @@ class SearchRequest:
     size: int = 10
     page: int = 1
     filters: Filters = Filters()
+
+    @property
+    def uses_vectors(self) -> bool:
+        """Whether the query is embedded (a browse by filters alone is keyword-only)."""
+        return self.mode in ("semantic", "hybrid") and bool(self.query)
 
 
 def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
@@ -132,6 +138,13 @@ class Searcher:
         self.store = store
         self.embedder = embedder
 
+    def check_model(self) -> str | None:
+        """Raise ModelMismatch when the store's vectors come from another encoder.
+
+        Returns a warning when only some filings do (see :func:`check_models`).
+        """
+        return check_models(self.store.models(), self.embedder.name)
+
     def search(self, request: SearchRequest) -> dict:
         """The ``jixiao search --json`` object for ``request``."""
         started = time.perf_counter()
@@ -146,7 +159,7 @@ class Searcher:
         facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
         expansions = expand(request.query) if mode != "keyword" else []
         embedding = None
-        if mode in ("semantic", "hybrid") and request.query:
+        if request.uses_vectors:
             text = " ".join([request.query, *expansions])
             embedding = _EMBED_POOL.submit(self.embedder.encode_query, text)
         if mode in ("keyword", "hybrid") and (groups or not request.query):

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,30 @@ def test_reopen_gives_the_same_answers(store_dir):
     assert snapshot(reopened) == before
     assert_consistent(reopened)
     reopened.close()
+
+
+def test_a_store_from_before_models_were_recorded_is_upgraded(store_dir):
+    store = EmbeddedStore(store_dir)
+    fill(store, 3)
+    before = snapshot(store)
+    store.close()
+    db = sqlite3.connect(store_dir / "jixiao.sqlite")
+    db.execute("ALTER TABLE filings DROP COLUMN model")  # the version-1 layout
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    upgraded = EmbeddedStore(store_dir, create=False)
+    assert upgraded.models() == {"": 3}  # nothing recorded: not guessed
+    assert snapshot(upgraded) == before
+    record, passages, vectors = synthetic_filing(1, version=1)
+    upgraded.write_filing(replace(record, model="e5@x"), passages, vectors)
+    assert upgraded.models() == {"": 2, "e5@x": 1}
+    assert upgraded.get_filing("f0001").model == "e5@x"
+    upgraded.close()
+    db = sqlite3.connect(store_dir / "jixiao.sqlite")
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert version == ("2",)
 
 
 def test_missing_directory(tmp_path):

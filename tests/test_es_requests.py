@@ -76,14 +76,14 @@ def test_filings_index_body():
     body = req.filings_index_body()
     props = body["mappings"]["properties"]
     assert body["mappings"]["dynamic"] == "strict"
-    assert {name: props[name]["type"] for name in ("doc_id", "source", "content_hash")} == {
-        "doc_id": "keyword",
-        "source": "keyword",
-        "content_hash": "keyword",
-    }
+    assert {
+        name: props[name]["type"] for name in ("doc_id", "source", "content_hash", "model")
+    } == {"doc_id": "keyword", "source": "keyword", "content_hash": "keyword", "model": "keyword"}
     assert props["filing"] == {"type": "object", "enabled": False}
     assert "_comment" not in body
     assert req.filings_index_body(refresh_interval="-1")["settings"]["refresh_interval"] == "-1"
+    # an index made before a field was declared gets every declared field added
+    assert req.filings_mapping_update() == {"properties": props}
 
 
 def test_names():
@@ -284,17 +284,39 @@ def test_bulk_actions_refuses_mismatches():
 
 
 def test_filing_documents_round_trip():
-    record = FilingRecord("d1", "corpus/a.txt", "sha256:ab", {"title": "表", "projects": []})
+    record = FilingRecord("d1", "corpus/a.txt", "sha256:ab", {"title": "表"}, "e5@abc")
     assert req.filing_actions("jx-filings", [record]) == [
         {"index": {"_index": "jx-filings", "_id": "d1"}},
         {
             "doc_id": "d1",
             "source": "corpus/a.txt",
             "content_hash": "sha256:ab",
+            "model": "e5@abc",
             "filing": record.filing,
         },
     ]
     assert req.filing_from_source(req.filing_source(record)) == record
+    # a filing written before models were recorded has none
+    assert req.filing_from_source({"doc_id": "d0"}).model == ""
+
+
+def test_models_request_and_response():
+    body = req.models_body()
+    assert body["size"] == 0
+    # filings without a model are counted under "", not left out
+    assert body["aggs"]["models"]["terms"] == {
+        "field": "model",
+        "size": req.MODELS_SIZE,
+        "missing": "",
+    }
+    resp = {
+        "hits": {"hits": []},
+        "aggregations": {
+            "models": {"buckets": [{"key": "e5@abc", "doc_count": 7}, {"key": "", "doc_count": 2}]}
+        },
+    }
+    assert req.parse_models_response(resp) == {"e5@abc": 7, "": 2}
+    assert req.parse_models_response({"hits": {"hits": []}}) == {}
 
 
 # --- responses ----------------------------------------------------------------------

@@ -132,6 +132,20 @@ def test_bad_parameters_and_missing_store(
     assert "no index at" in err and "Traceback" not in err
 
 
+def test_searching_with_another_model_is_refused(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(env["store"]), "--model", "another/encoder"]
+    for command in (["search", "社区矫正"], ["search", "社区矫正", "--mode", "semantic"], ["eval"]):
+        assert main([*command, *store]) == 2
+        err = capsys.readouterr().err
+        assert "built with the embedding model multilingual-e5-small-jixiao@" in err
+        assert "another/encoder" in err and "Traceback" not in err
+    # keyword search compares no vectors: it answers (and never loads the model)
+    assert main(["search", "社区矫正", "--mode", "keyword", "--json", *store]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] > 0
+
+
 def test_changed_file_replaces_its_passages(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
     changed = env["base"] / "changed"
     changed.mkdir()

@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from indexer.embeddings import EmbeddingCache
+from indexer.model_check import ModelMismatch
 from indexer.passages import embedding_text
 from indexer.pipeline import ENCODE_BATCH, index_files
+from indexer.search import Searcher
 from indexer.store.base import Filters
 from indexer.store.embedded import EmbeddedStore
 
@@ -69,7 +72,11 @@ def test_another_model_re_encodes_every_filing(tmp_path: Path) -> None:
     assert (again.indexed, again.unchanged, again.encoded) == (0, 2, 0)
     other = CallCountingEmbedder()
     other.name = "another-model"
+    with pytest.raises(ModelMismatch, match="call-counting"):
+        Searcher(store, other).check_model()  # refused before the re-index …
     redone = index_files(files, store, other, None)
     assert (redone.indexed, redone.unchanged) == (2, 0)
     assert redone.encoded == initial.encoded > 0  # every distinct text, encoded again
+    assert store.models() == {"another-model": 2}  # … answered after it
+    assert Searcher(store, other).check_model() is None
     store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -84,6 +85,7 @@ def make_passages(
             source=f"corpus/{doc_id}.txt",
             content_hash=f"hash-{doc_id}",
             filing={"title": f"{department}绩效目标表", "province": province, "year": int(year)},
+            model="encoder-b" if doc_id == "doc-c" else "encoder-a",
         )
         out.append((record, passages, vectors))
     return out
@@ -362,6 +364,19 @@ def test_content_hashes_and_get_filing(filled, data):
         got = filled.get_filing(record.doc_id)
         assert got == record
     assert filled.get_filing("unknown") is None
+
+
+def test_models_count_filings_per_encoder(store, data):
+    assert store.models() == {}
+    for record, passages, vectors in data:
+        store.write_filing(record, passages, vectors)
+    assert store.models() == {"encoder-a": 2, "encoder-b": 1}
+    record, passages, vectors = data[2]
+    store.write_filing(replace(record, model="encoder-a"), passages, vectors)
+    assert store.models() == {"encoder-a": 3}
+    assert store.get_filing(record.doc_id).model == "encoder-a"
+    store.delete_filing(record.doc_id)
+    assert store.models() == {"encoder-a": 2}
 
 
 def test_results_visible_after_each_write(store, data):

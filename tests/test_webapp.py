@@ -155,7 +155,16 @@ class FailingStore(EmbeddedStore):
         pass
 
     def __getattribute__(self, name: str) -> object:
-        if name in ("keyword", "knn", "get_passages", "get_filing", "count", "content_hashes"):
+        failing = (
+            "keyword",
+            "knn",
+            "get_passages",
+            "get_filing",
+            "count",
+            "content_hashes",
+            "models",
+        )
+        if name in failing:
 
             def fail(*args: object) -> None:
                 raise StoreError("connection refused")
@@ -185,6 +194,31 @@ def test_store_down_is_503_never_a_traceback(kind: str, tmp_path: Path) -> None:
         assert "Traceback" not in text and "StoreError" not in text
     page = client.get("/?q=x")
     assert page.mimetype == "text/html" and "检索服务暂不可用" in page.get_data(as_text=True)
+
+
+class OtherEncoder:
+    """An encoder the corpus index was not built with; it must never be asked to encode."""
+
+    name = "another/encoder"
+
+    def encode_query(self, text: str) -> None:
+        raise AssertionError(f"encoded {text!r} for an index built with another model")
+
+
+def test_an_index_built_with_another_model_is_refused(store: EmbeddedStore) -> None:
+    client = create_app(store=store, embedder=OtherEncoder()).test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert "built with the embedding model multilingual-e5-small-jixiao@" in health.json["error"]
+    for mode in ("hybrid", "semantic"):
+        response = client.get("/api/search", query_string={"q": QUERY, "mode": mode})
+        assert response.status_code == 503 and response.is_json
+    page = client.get("/", query_string={"q": QUERY})
+    assert page.status_code == 503 and "Traceback" not in page.get_data(as_text=True)
+    # keyword search and browsing compare no vectors: they still answer
+    keyword = client.get("/api/search", query_string={"q": QUERY, "mode": "keyword"})
+    assert keyword.status_code == 200 and keyword.json["total"] > 0
+    assert client.get("/api/search", query_string={"province": "河北省"}).status_code == 200
 
 
 # -- escaping and headers -----------------------------------------------------------

@@ -8,18 +8,24 @@ JSON; a later request tries to open the store again.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from indexer.model_check import ModelMismatch, check_models
 from indexer.search import Searcher, SearchRequest
 from indexer.store.base import FilingRecord, Store, StoreError
 
 QUERY_CACHE_SIZE = 512
+MODEL_CHECK_SECONDS = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -38,6 +44,10 @@ class QueryVectorCache:
         self.size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
 
     def encode_query(self, text: str) -> np.ndarray:
         """The query's vector, from the cache when it was encoded lately."""
@@ -80,6 +90,7 @@ class Portal:
             embedder = Embedder(model)
         self.embedder = QueryVectorCache(embedder)
         self._lock = threading.Lock()
+        self._model_checked_at = -MODEL_CHECK_SECONDS
 
     @property
     def store(self) -> Store:
@@ -106,11 +117,26 @@ class Portal:
 
     def search(self, request: SearchRequest) -> dict:
         """The ``jixiao search --json`` object for ``request``."""
-        store = self.store
+        searcher = Searcher(self.store, self.embedder)
         try:
-            return Searcher(store, self.embedder).search(request)
+            if request.uses_vectors:
+                self._check_model(searcher)
+            return searcher.search(request)
         except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
             raise StoreUnavailable(str(err) or type(err).__name__) from None
+
+    def _check_model(self, searcher: Searcher) -> None:
+        """Refuse vectors from another encoder; looked up again every MODEL_CHECK_SECONDS.
+
+        An index run with another model may start while the portal serves, so the
+        answer is not kept for ever; nor is it looked up on every request.
+        """
+        now = time.monotonic()
+        if now - self._model_checked_at >= MODEL_CHECK_SECONDS:
+            warning = searcher.check_model()  # raises ModelMismatch
+            if warning:
+                log.warning("%s", warning)
+            self._model_checked_at = now
 
     def warm(self) -> None:
         """Load the model, the word segmenter and the store before the first request."""
@@ -128,6 +154,10 @@ class Portal:
     def health(self) -> dict:
         """Backend name and passage count; raises :class:`StoreUnavailable`."""
         count = self.call("count")
+        try:
+            check_models(self.call("models"), self.embedder.name)
+        except ModelMismatch as err:
+            raise StoreUnavailable(str(err)) from None
         return {"status": "ok", "backend": self.store.backend, "passages": int(count)}
 
     def close(self) -> None:

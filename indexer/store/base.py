@@ -40,6 +40,7 @@ class FilingRecord:
     source: str
     content_hash: str
     filing: dict  # the ``jixiao parse --json`` object
+    model: str = ""  # the encoder of its passages' vectors (Embedder.name); "" not recorded
 
 
 class Store(ABC):
@@ -62,6 +63,10 @@ class Store(ABC):
     @abstractmethod
     def content_hashes(self) -> dict[str, str]:
         """doc_id → content hash of every stored filing."""
+
+    @abstractmethod
+    def models(self) -> dict[str, int]:
+        """Encoder name → number of filings whose vectors it made ("" for not recorded)."""
 
     @abstractmethod
     def get_filing(self, doc_id: str) -> FilingRecord | None:

@@ -152,6 +152,10 @@ class ElasticStore(Store):
                 (self.filings_index, req.filings_index_body()),
             ):
                 if self._client.indices.exists_alias(name=alias):
+                    if alias == self.filings_index:  # made before a field was declared
+                        self._client.indices.put_mapping(
+                            index=alias, **req.filings_mapping_update()
+                        )
                     continue
                 if self._client.indices.exists(index=alias):
                     raise StoreError(
@@ -341,20 +345,20 @@ class ElasticStore(Store):
         """doc_id → content hash of every filing, paged by ``search_after``."""
         hashes: dict[str, str] = {}
         after = None
-        with self._errors("list the filings"):
-            while True:
-                try:
-                    resp = self._client.search(
-                        index=self.filings_index, body=req.filings_page_body(after=after)
-                    )
-                except NotFoundError as err:
-                    if _error_type(err) == "index_not_found_exception":
-                        return {}
-                    raise
-                page, after = req.parse_filings_page(resp.body)
-                hashes.update(page)
-                if len(page) < req.FILINGS_PAGE_SIZE:
-                    return hashes
+        while True:
+            body = req.filings_page_body(after=after)
+            resp = self._search(body, "list the filings", self.filings_index)
+            if resp is None:
+                return {}
+            page, after = req.parse_filings_page(resp)
+            hashes.update(page)
+            if len(page) < req.FILINGS_PAGE_SIZE:
+                return hashes
+
+    def models(self) -> dict[str, int]:
+        """Encoder name → number of filings (empty when the index does not exist yet)."""
+        resp = self._search(req.models_body(), "list the models", self.filings_index)
+        return {} if resp is None else req.parse_models_response(resp)
 
     def get_filing(self, doc_id: str) -> FilingRecord | None:
         """One filing record by doc_id, or None."""
@@ -423,11 +427,11 @@ class ElasticStore(Store):
         keyword = req.parse_keyword_response(items[0])
         return keyword, (req.parse_knn_response(items[1]) if len(items) > 1 else [])
 
-    def _search(self, body: dict, action: str) -> dict | None:
-        """Run one search on the passages alias; None when the index does not exist."""
+    def _search(self, body: dict, action: str, index: str | None = None) -> dict | None:
+        """Run one search on ``index`` (the passages alias by default); None when it is missing."""
         with self._errors(action):
             try:
-                return self._client.search(index=self.index, body=body).body
+                return self._client.search(index=index or self.index, body=body).body
             except NotFoundError as err:
                 if _error_type(err) == "index_not_found_exception":
                     return None

@@ -297,6 +297,10 @@ class EmbeddedStore(Store):
         with self._mutex:
             return self.records.content_hashes()
 
+    def models(self) -> dict[str, int]:
+        with self._mutex:
+            return self.records.models()
+
     def count(self) -> int:
         with self._mutex:
             return self.records.count()

@@ -40,6 +40,9 @@ MAX_RESULT_WINDOW = 10_000
 MAX_NUM_CANDIDATES = 10_000
 #: Page size when listing every filing's content hash.
 FILINGS_PAGE_SIZE = 1000
+# A store holds one model's vectors, two during a re-index with another: more is a mess
+# worth reporting, not paging through.
+MODELS_SIZE = 20
 
 # Elasticsearch index naming rules: lowercase, none of \ / * ? " < > | , # : or
 # space, not starting with - _ +, not . or .., at most 255 bytes.
@@ -291,6 +294,15 @@ def filings_page_body(size: int = FILINGS_PAGE_SIZE, after: list | None = None) 
     return body
 
 
+def models_body(size: int = MODELS_SIZE) -> dict:
+    """Filings per encoder (``model``) over the filings index; none recorded counts as ""."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {"models": {"terms": {"field": "model", "size": size, "missing": ""}}},
+    }
+
+
 def delete_by_doc_body(doc_id: str) -> dict:
     """``_delete_by_query`` body removing every passage of one filing."""
     return {"query": {"term": {"doc_id": doc_id}}}
@@ -354,6 +366,7 @@ def filing_source(record: FilingRecord) -> dict:
         "doc_id": record.doc_id,
         "source": record.source,
         "content_hash": record.content_hash,
+        "model": record.model,
         "filing": record.filing,
     }
 
@@ -430,6 +443,7 @@ def filing_from_source(source: Mapping) -> FilingRecord:
         source=source.get("source") or "",
         content_hash=source.get("content_hash") or "",
         filing=source.get("filing") or {},
+        model=source.get("model") or "",
     )
 
 
@@ -442,6 +456,17 @@ def parse_filings_page(resp: Mapping) -> tuple[dict[str, str], list | None]:
     hits = resp["hits"]["hits"]
     page = {h["_source"]["doc_id"]: h["_source"].get("content_hash", "") for h in hits}
     return page, (hits[-1]["sort"] if hits else None)
+
+
+def parse_models_response(resp: Mapping) -> dict[str, int]:
+    """A ``models_body`` response → encoder name → number of filings."""
+    buckets = resp.get("aggregations", {}).get("models", {}).get("buckets", [])
+    return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
+
+def filings_mapping_update() -> dict:
+    """``_mapping`` body adding the declared filings fields an older index lacks."""
+    return {"properties": _filings_mapping()["mappings"]["properties"]}
 
 
 def response_error(resp: Mapping) -> str | None:

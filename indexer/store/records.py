@@ -22,7 +22,7 @@ import numpy as np
 from indexer.store.base import FilingRecord, StoreError
 
 FILE_NAME = "jixiao.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: filings.model
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS filings (
     source TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     filing TEXT NOT NULL,
-    gen INTEGER NOT NULL
+    gen INTEGER NOT NULL,
+    model TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS filings_gen ON filings (gen);
 -- rowid is the passage's stable integer handle for the derived indexes;
@@ -99,6 +100,8 @@ class Records:
             ) from None
 
     def _init_meta(self) -> None:
+        if not self._has_model_column():
+            self._add_model_column()
         row = self.db.execute("SELECT value FROM meta WHERE key = 'dims'").fetchone()
         if row is None:
             self.db.execute("BEGIN IMMEDIATE")
@@ -113,6 +116,18 @@ class Records:
                 f"{self.path} holds {row[0]}-dimensional vectors, not {self.dims}: "
                 "index again with the same embedding model or use another --store"
             )
+
+    def _has_model_column(self) -> bool:
+        return any(r[1] == "model" for r in self.db.execute("PRAGMA table_info(filings)"))
+
+    def _add_model_column(self) -> None:
+        """Upgrade a version-1 store in place: its filings' model is "" (not recorded)."""
+        with self._transaction() as db:
+            if not self._has_model_column():  # another process may have just done it
+                db.execute("ALTER TABLE filings ADD COLUMN model TEXT NOT NULL DEFAULT ''")
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,)
+                )
 
     # -- writing ---------------------------------------------------------------------
 
@@ -145,13 +160,15 @@ class Records:
                 db.execute("DELETE FROM passages WHERE doc_id = ?", (record.doc_id,))
                 db.execute("DELETE FROM tombstones WHERE doc_id = ?", (record.doc_id,))
                 db.execute(
-                    "INSERT OR REPLACE INTO filings VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO filings (doc_id, source, content_hash, filing, gen, "
+                    "model) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         record.doc_id,
                         record.source,
                         record.content_hash,
                         json.dumps(record.filing, ensure_ascii=False),
                         gen,
+                        record.model,
                     ),
                 )
                 for pos, (passage, vector) in enumerate(zip(passages, vectors, strict=True)):
@@ -242,14 +259,18 @@ class Records:
 
     def get_filing(self, doc_id: str) -> FilingRecord | None:
         row = self.db.execute(
-            "SELECT doc_id, source, content_hash, filing FROM filings WHERE doc_id = ?", (doc_id,)
+            "SELECT doc_id, source, content_hash, filing, model FROM filings WHERE doc_id = ?",
+            (doc_id,),
         ).fetchone()
         if row is None:
             return None
-        return FilingRecord(row[0], row[1], row[2], json.loads(row[3]))
+        return FilingRecord(row[0], row[1], row[2], json.loads(row[3]), row[4])
 
     def content_hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT doc_id, content_hash FROM filings"))
+
+    def models(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT model, count(*) FROM filings GROUP BY model"))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
