@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -236,3 +237,23 @@ def evaluate(
             for members in [[q for q in per_query if groups.get(q) == name]]
         }
     return result
+
+
+def paired_bootstrap(
+    before: Sequence[float], after: Sequence[float], resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean of after − before, 2.5th and 97.5th percentile of it over resampled queries).
+
+    Each resample draws as many queries as there are, with replacement, keeping
+    each query's two scores together; an interval containing 0 means the change
+    is not told apart from which queries happened to be judged.
+    """
+    if len(before) != len(after) or not before:
+        raise ValueError("paired_bootstrap needs two equally long, non-empty score lists")
+    diffs = [b - a for a, b in zip(before, after, strict=True)]
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    low = means[int(0.025 * (resamples - 1))]
+    high = means[int(0.975 * (resamples - 1))]
+    return sum(diffs) / n, low, high

@@ -272,3 +272,20 @@ def test_paraphrases_share_no_word_with_their_answers(
                 if shared:
                     overlaps.append((q["id"], q["query"], pid, sorted(shared)))
     assert not overlaps, overlaps
+
+
+def test_paired_bootstrap_interval() -> None:
+    from indexer.relevance import paired_bootstrap
+
+    scores = [0.2, 0.5, 0.9, 0.4]
+    assert paired_bootstrap(scores, scores) == (0.0, 0.0, 0.0)
+    shifted = paired_bootstrap(scores, [s + 0.1 for s in scores])
+    assert shifted == pytest.approx((0.1, 0.1, 0.1))
+    before = [0.5] * 40
+    after = [0.9] * 10 + [0.4] * 30  # mean change +0.025, half from 10 queries
+    mean, low, high = paired_bootstrap(before, after, resamples=2000, seed=1)
+    assert mean == pytest.approx(0.025)
+    assert -0.1 <= low < 0 < mean < high <= 0.4  # a few big wins are not a sure gain
+    assert paired_bootstrap(before, after, resamples=2000, seed=1) == (mean, low, high)
+    with pytest.raises(ValueError):
+        paired_bootstrap([0.1], [0.1, 0.2])
