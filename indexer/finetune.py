@@ -13,7 +13,7 @@ and setup merges it into the weights (:mod:`indexer.lora`).
 
     python -m indexer.finetune --out indexer/data/e5-jixiao-lora
 
-Needs ``pip install -e .[train]`` (peft). The shipped triplets take about 25 minutes
+Needs ``pip install -e .[train]`` (peft). The shipped triplets take about 40 minutes
 on 2 CPU cores.
 """
 

@@ -117,23 +117,26 @@ class Portal:
 
     def search(self, request: SearchRequest) -> dict:
         """The ``jixiao search --json`` object for ``request``."""
-        searcher = Searcher(self.store, self.embedder)
+        if request.uses_vectors:
+            self._check_model()
+        store = self.store
         try:
-            if request.uses_vectors:
-                self._check_model(searcher)
-            return searcher.search(request)
+            return Searcher(store, self.embedder).search(request)
         except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
             raise StoreUnavailable(str(err) or type(err).__name__) from None
 
-    def _check_model(self, searcher: Searcher) -> None:
+    def _check_model(self, *, fresh: bool = False) -> None:
         """Refuse vectors from another encoder; looked up again every MODEL_CHECK_SECONDS.
 
         An index run with another model may start while the portal serves, so the
         answer is not kept for ever; nor is it looked up on every request.
         """
         now = time.monotonic()
-        if now - self._model_checked_at >= MODEL_CHECK_SECONDS:
-            warning = searcher.check_model()  # raises ModelMismatch
+        if fresh or now - self._model_checked_at >= MODEL_CHECK_SECONDS:
+            try:
+                warning = check_models(self.call("models"), self.embedder.name)
+            except ModelMismatch as err:
+                raise StoreUnavailable(str(err)) from None
             if warning:
                 log.warning("%s", warning)
             self._model_checked_at = now
@@ -154,10 +157,7 @@ class Portal:
     def health(self) -> dict:
         """Backend name and passage count; raises :class:`StoreUnavailable`."""
         count = self.call("count")
-        try:
-            check_models(self.call("models"), self.embedder.name)
-        except ModelMismatch as err:
-            raise StoreUnavailable(str(err)) from None
+        self._check_model(fresh=True)
         return {"status": "ok", "backend": self.store.backend, "passages": int(count)}
 
     def close(self) -> None:
