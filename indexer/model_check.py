@@ -35,7 +35,7 @@ def check_models(models: Mapping[str, int], name: str) -> str | None:
     other = sum(n for m, n in models.items() if m and m != name)
     if other:
         return (
-            f"{other} filing(s) in this index were encoded with another model: semantic "
-            f"results miss them until jixiao index has run with {name}"
+            f"{other} filing(s) in this index were encoded with another model: their "
+            f"semantic scores mean nothing until jixiao index has run with {name}"
         )
     return None
