@@ -181,10 +181,13 @@ def test_evaluate_cuts_at_k() -> None:
 
 HELDOUT = QUERIES.with_name("heldout.json")  # written apart from the glossary, to check it
 HELDOUT2 = QUERIES.with_name("heldout2.json")  # written apart from glossary and domain adapter
+DEV = QUERIES.with_name("dev.json")  # written apart from everything, to choose fusion settings on
 
 
 @pytest.fixture(
-    scope="module", params=[QUERIES, HELDOUT, HELDOUT2], ids=["judged", "heldout", "heldout2"]
+    scope="module",
+    params=[QUERIES, HELDOUT, HELDOUT2, DEV],
+    ids=["judged", "heldout", "heldout2", "dev"],
 )
 def queries(request) -> list[dict]:  # noqa: ANN001 - pytest's request
     return load_queries(request.param)
