@@ -22,13 +22,15 @@ def stored_passages(store: Store) -> list[dict]:
     return out
 
 
-def run_eval(searcher: Searcher, queries_path: Path = QUERIES, k: int = 10) -> dict[str, dict]:
+def run_eval(
+    searcher: Searcher, queries_path: Path = QUERIES, k: int = 10, modes: tuple[str, ...] = MODES
+) -> dict[str, dict]:
     """``{mode: evaluate(...)}`` with per-group means for paraphrases and the rest."""
     queries = load_queries(queries_path)
     qrels = qrels_for(queries, stored_passages(searcher.store))
     groups = {q["id"]: "paraphrase" if q.get("paraphrase") else "lexical" for q in queries}
     results = {}
-    for mode in MODES:
+    for mode in modes:
         run = {
             q["id"]: [
                 hit["id"] for hit in searcher.search(make_request(q["query"], mode, k))["hits"]

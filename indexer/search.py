@@ -94,12 +94,21 @@ def make_request(
     return SearchRequest(query, mode, size, page, filters or Filters())
 
 
-def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion: score = Σ 1 / (k + rank), best first (ties by first list)."""
+def rrf(
+    rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None
+) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: score = Σ w / (k + rank), best first (ties by first list).
+
+    ``weights`` (one per ranking, default 1) let ``bench/fusion_sweep.py`` try
+    leaning on one list; the shipped hybrid weighs both lists alike.
+    """
+    weights = weights or [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("rrf: one weight per ranking")
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     order = {item: i for i, item in enumerate(x for r in rankings for x in r)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
@@ -134,9 +143,17 @@ def highlight(text: str, terms: list[str]) -> str:
 class Searcher:
     """Runs requests against a store with an embedder for the query side."""
 
-    def __init__(self, store: Store, embedder) -> None:  # noqa: ANN001 - any Embedder-like
+    def __init__(
+        self,
+        store: Store,
+        embedder,  # noqa: ANN001 - any Embedder-like
+        rrf_k: int = RRF_K,
+        semantic_weight: float = 1.0,
+    ) -> None:
         self.store = store
         self.embedder = embedder
+        self.rrf_k = rrf_k  # the fusion settings, variable for bench/fusion_sweep.py
+        self.semantic_weight = semantic_weight
 
     def check_model(self) -> str | None:
         """Raise ModelMismatch when the store's vectors come from another encoder.
@@ -178,7 +195,7 @@ class Searcher:
         elif mode == "semantic":
             ranked = rrf([semantic_ids])
         else:
-            ranked = rrf([keyword_ids, semantic_ids])
+            ranked = rrf([keyword_ids, semantic_ids], self.rrf_k, [1.0, self.semantic_weight])
         in_keyword = set(keyword_ids)
         extra = [pid for pid in semantic_ids if pid not in in_keyword]
         total = keyword_total

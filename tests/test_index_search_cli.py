@@ -237,3 +237,33 @@ def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
     assert result["total"] == len(union)
     assert sum(f["count"] for f in result["facets"]["kind"]) == len(union)
     store.close()
+
+
+def test_fusion_sweep_weights_move_hybrid_between_the_two_lists(env: dict) -> None:
+    """bench/fusion_sweep.py: the semantic weight reaches the fusion, the shipped row is marked."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from fusion_sweep import format_rows, sweep
+
+    from indexer.embeddings import Embedder
+    from indexer.eval_runner import run_eval
+    from indexer.search import Searcher
+
+    dev = ROOT / "bench" / "relevance" / "dev.json"
+    store = EmbeddedStore(env["store"], create=False)
+    embedder = Embedder()
+    results = sweep(
+        lambda k, w: Searcher(store, embedder, k, w), dev, ks=(60,), weights=(1e-6, 1.0, 1e6)
+    )
+    alone = run_eval(Searcher(store, embedder), dev, modes=("keyword", "semantic"))
+    store.close()
+    lean_keyword, shipped, lean_semantic = (result for _, _, result in results)
+    # all but the semantic list's weight vanishes: hybrid ranks as semantic search does
+    assert lean_semantic["per_query"] == alone["semantic"]["per_query"]
+    # keyword matches first, semantic ones only fill the page: never worse than keyword alone
+    for qid, scores in alone["keyword"]["per_query"].items():
+        assert lean_keyword["per_query"][qid]["ndcg@10"] >= scores["ndcg@10"] - 1e-9
+    assert lean_keyword["per_query"] != lean_semantic["per_query"]
+    rows = format_rows(results)
+    assert len(rows) == 2 + 3
+    assert sum("**60**" in row for row in rows) == 1
+    assert f"{shipped['mean']['ndcg@10']:.3f}" in next(r for r in rows if "**60**" in r)

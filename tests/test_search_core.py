@@ -81,6 +81,17 @@ def test_rrf_fuses_by_reciprocal_rank() -> None:
     assert rrf([]) == []
 
 
+def test_rrf_weights_lean_on_one_list() -> None:
+    keyword, semantic = ["a", "b"], ["b", "c"]
+    assert [item for item, _ in rrf([keyword, semantic], k=1)] == ["b", "a", "c"]
+    leaning = rrf([keyword, semantic], k=1, weights=[1.0, 3.0])
+    assert [item for item, _ in leaning] == ["b", "c", "a"]
+    assert dict(leaning)["c"] == pytest.approx(3 / 3)
+    assert dict(leaning)["a"] == pytest.approx(1 / 2)
+    with pytest.raises(ValueError):
+        rrf([keyword, semantic], weights=[1.0])
+
+
 def test_highlight_marks_terms_and_escapes_everything_else() -> None:
     assert (
         highlight("每名社区矫正对象≤350元", ["社区矫正"]) == "每名<mark>社区矫正</mark>对象≤350元"

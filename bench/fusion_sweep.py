@@ -1,0 +1,88 @@
+"""Which reciprocal-rank-fusion settings rank a judged query set best?
+
+    jixiao index corpus/ --store S
+    .venv/bin/python bench/fusion_sweep.py --store S --queries bench/relevance/dev.json
+
+Runs hybrid search for every query under each setting of RRF's k and the weight
+of the semantic list (the keyword list weighs 1) and prints hybrid nDCG@10 (all
+queries, lexical ones, paraphrases) per setting, the shipped one marked. Choose
+on a set kept for that (``dev.json``), then score the others once: a setting
+chosen on the set it is reported on flatters it. Each query is embedded once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer.embeddings import Embedder  # noqa: E402 - after the path is set
+from indexer.eval_runner import run_eval  # noqa: E402
+from indexer.search import RRF_K, Searcher  # noqa: E402
+from indexer.store.factory import open_store  # noqa: E402
+
+KS = (5, 10, 20, 30, 60, 100)
+WEIGHTS = (0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+class _MemoEmbedder:
+    """The embedder, with each query encoded once across all settings."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.name = embedder.name
+        self.encode_query = cache(embedder.encode_query)
+
+
+def sweep(searcher_for, queries: Path, ks=KS, weights=WEIGHTS) -> list[tuple[int, float, dict]]:  # noqa: ANN001
+    """``(k, weight, hybrid evaluate())`` for every setting."""
+    return [
+        (k, w, run_eval(searcher_for(k, w), queries, modes=("hybrid",))["hybrid"])
+        for k in ks
+        for w in weights
+    ]
+
+
+def format_rows(results: list[tuple[int, float, dict]]) -> list[str]:
+    """Markdown rows, best first; the shipped setting (k = 60, weight 1) is marked."""
+    rows = [
+        "| k | semantic weight | nDCG@10 | lexical | paraphrase |",
+        "|---|---|---|---|---|",
+    ]
+    for k, w, result in sorted(results, key=lambda r: -r[2]["mean"]["ndcg@10"]):
+        groups = result.get("groups", {})
+        cells = [
+            f"{result['mean']['ndcg@10']:.3f}",
+            *(
+                f"{groups[g]['ndcg@10']:.3f}" if g in groups else "–"
+                for g in ("lexical", "paraphrase")
+            ),
+        ]
+        label = f"**{k}**" if (k, w) == (RRF_K, 1.0) else str(k)
+        rows.append(f"| {label} | {w:g} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--store", type=Path, help="embedded store folder")
+    ap.add_argument("--es", help="Elasticsearch URL instead of --store")
+    ap.add_argument("--model", help="encoder the store was built with (default: jixiao's)")
+    ap.add_argument("--queries", type=Path, nargs="+", required=True, help="judged query sets")
+    args = ap.parse_args()
+    store = open_store(args.store, args.es)
+    try:
+        embedder = _MemoEmbedder(Embedder(args.model))
+        for path in args.queries:
+            results = sweep(lambda k, w: Searcher(store, embedder, k, w), path)
+            print(f"\n{path} (hybrid nDCG@10, best first)\n")
+            print("\n".join(format_rows(results)))
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
