@@ -261,6 +261,18 @@ def test_empty_groups_browse_everything(filled, data):
     assert dict(filtered.facets["year"]) == {"2021": 10, "2025": 9}
 
 
+def test_equal_keyword_scores_come_in_id_order(store, data):
+    """Passages with the same tokens score alike; written last-id-first, they still come
+    back in id order (two builds of one corpus rank alike, on every store)."""
+    for record, passages, vectors in reversed(data):
+        same = [{**p, "text": "经费培训", "tokens": "经费 培训"} for p in reversed(passages[:3])]
+        store.write_filing(record, same, vectors[:3][::-1])
+    hits = store.keyword([["经费"]], Filters(), size=9, facets=[])
+    assert len({score for _, score in hits.hits}) == 1
+    assert ids(hits.hits) == sorted(ids(hits.hits))
+    assert len(hits.hits) == 9
+
+
 def test_knn_nearest_first(filled, data):
     hits = filled.knn(QUERY, Filters(), k=5)
     assert ids(hits)[:3] == NEAR

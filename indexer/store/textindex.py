@@ -188,10 +188,17 @@ class TextIndex:
             }
             counting = _FACET_POOL.submit(searcher.aggregate, query, aggs)
         result = searcher.search(query, limit=max(size, 1), count=True)
-        hits = [
-            (searcher.doc(address)["id"][0], float(score))
-            for score, address in result.hits[: max(size, 0)]
-        ]
+        # Equal scores in passage-id order, as the Elasticsearch store sorts them: tantivy
+        # orders ties by where a document sits in its segments, which differs between two
+        # builds of one corpus. (Ties across the cut at ``size`` stay tantivy's choice:
+        # fetching on to the end of a tie would cost browsing a full scan.)
+        hits = sorted(
+            (
+                (searcher.doc(address)["id"][0], float(score))
+                for score, address in result.hits[: max(size, 0)]
+            ),
+            key=lambda hit: (-hit[1], hit[0]),
+        )
         answer = counting.result() if counting is not None else {}
         counts: dict[str, list[tuple[str, int]]] = {}
         for name in wanted:
