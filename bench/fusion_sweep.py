@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +38,12 @@ class _MemoEmbedder:
         self.encode_query = cache(embedder.encode_query)
 
 
-def sweep(searcher_for, queries: Path, ks=KS, weights=WEIGHTS) -> list[tuple[int, float, dict]]:  # noqa: ANN001
+def sweep(
+    searcher_for: Callable[[int, float], Searcher],
+    queries: Path,
+    ks: tuple[int, ...] = KS,
+    weights: tuple[float, ...] = WEIGHTS,
+) -> list[tuple[int, float, dict]]:
     """``(k, weight, hybrid evaluate())`` for every setting."""
     return [
         (k, w, run_eval(searcher_for(k, w), queries, modes=("hybrid",))["hybrid"])
