@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--queries", type=Path, help="judged queries (JSON)")
     evaluate.add_argument("--json", action="store_true", help="print all scores as JSON")
+    evaluate.add_argument(
+        "--unpooled",
+        action="store_true",
+        help="score with the first judgments only, not those added by pooling",
+    )
     _store_options(evaluate)
     evaluate.set_defaults(run=_run_eval)
 
@@ -184,7 +189,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         try:
             searcher = Searcher(store, Embedder(args.model))
             _warn(searcher.check_model())
-            results = run_eval(searcher, args.queries or QUERIES)
+            results = run_eval(searcher, args.queries or QUERIES, pooled=not args.unpooled)
         except ValueError as err:  # a judgment names no passage: index corpus/ first
             print(f"jixiao: {err}", file=sys.stderr)
             return 2

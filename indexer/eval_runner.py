@@ -23,10 +23,17 @@ def stored_passages(store: Store) -> list[dict]:
 
 
 def run_eval(
-    searcher: Searcher, queries_path: Path = QUERIES, k: int = 10, modes: tuple[str, ...] = MODES
+    searcher: Searcher,
+    queries_path: Path = QUERIES,
+    k: int = 10,
+    modes: tuple[str, ...] = MODES,
+    pooled: bool = True,
 ) -> dict[str, dict]:
-    """``{mode: evaluate(...)}`` with per-group means for paraphrases and the rest."""
-    queries = load_queries(queries_path)
+    """``{mode: evaluate(...)}`` with per-group means for paraphrases and the rest.
+
+    ``pooled=False`` scores with the first judgments alone (see :mod:`indexer.relevance`).
+    """
+    queries = load_queries(queries_path, pooled)
     qrels = qrels_for(queries, stored_passages(searcher.store))
     groups = {q["id"]: "paraphrase" if q.get("paraphrase") else "lexical" for q in queries}
     results = {}

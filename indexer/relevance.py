@@ -14,7 +14,11 @@ same name (a count and a cost, say); without it the ref matches all of them.
 :func:`resolve_ref` turns a ref into the ids of the passages it names, and
 :func:`qrels_for` turns every query into ``{passage_id: grade}``.
 
-Grades: 3 = exactly what was asked, 2 = clearly relevant, 1 = marginal.
+Grades: 3 = exactly what was asked, 2 = clearly relevant, 1 = marginal, 0 = judged
+not relevant. A judgment with ``"pooled": true`` was added later by pooling
+(``bench/relevance_pool.py``): an assessor who saw only the query and the passage
+graded what the engine returned that the first judgments had left out;
+``load_queries(path, pooled=False)`` leaves those out again.
 Metrics (all per query, then the plain mean over queries):
 
 - nDCG@k: gain ``2**grade - 1``, discount ``log2(rank + 1)``, ideal ranking made
@@ -36,7 +40,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-GRADES = (1, 2, 3)
+GRADES = (0, 1, 2, 3)
 PERSONAS = ("researcher", "journalist", "staff")
 KINDS = ("indicator", "project", "narrative")
 
@@ -134,10 +138,12 @@ def resolve_ref(ref: Mapping, passages: Iterable[Mapping]) -> set[str]:
     return found
 
 
-def load_queries(path: str | Path) -> list[dict]:
+def load_queries(path: str | Path, pooled: bool = True) -> list[dict]:
     """The judged queries of a ``queries.json`` file, checked for shape.
 
-    Raises ``ValueError`` naming the query when a field is missing or wrong.
+    With ``pooled=False`` only the first judgments are kept (not those marked
+    ``"pooled"``). Raises ``ValueError`` naming the query when a field is missing
+    or wrong.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, list):
@@ -156,6 +162,8 @@ def load_queries(path: str | Path) -> list[dict]:
         for judgment in judgments:
             if judgment.get("grade") not in GRADES or not isinstance(judgment.get("ref"), dict):
                 raise ValueError(f"{path}: {qid}: bad judgment {judgment!r}")
+        if not pooled:
+            query["judgments"] = [j for j in judgments if not j.get("pooled")]
     return data
 
 

@@ -267,3 +267,41 @@ def test_fusion_sweep_weights_move_hybrid_between_the_two_lists(env: dict) -> No
     assert len(rows) == 2 + 3
     assert sum("**60**" in row for row in rows) == 1
     assert f"{shipped['mean']['ndcg@10']:.3f}" in next(r for r in rows if "**60**" in r)
+
+
+def test_eval_scores_with_or_without_pooled_judgments(
+    env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jixiao eval --unpooled` leaves out the judgments that pooling added."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from relevance_pool import ref_for
+
+    from indexer.eval_runner import stored_passages
+    from indexer.relevance import resolve_ref
+
+    store = EmbeddedStore(env["store"], create=False)
+    passages = stored_passages(store)
+    store.close()
+    query = "社区矫正 成本指标"
+    top = [hit["id"] for hit in search(capsys, env["store"], query, "--size", "10")["hits"]]
+    by_id = {p["id"]: p for p in passages}
+    far = next(
+        p
+        for p in passages
+        if not resolve_ref(ref_for(p, passages), passages) & set(top) and p["kind"] == "project"
+    )
+    judged = [
+        {"ref": ref_for(far, passages), "grade": 3},
+        {"ref": ref_for(by_id[top[0]], passages), "grade": 3, "pooled": True},
+    ]
+    entry = {"id": "q", "query": query, "persona": "staff", "paraphrase": False}
+    file = tmp_path / "q.json"
+    file.write_text(json.dumps([{**entry, "judgments": judged}]), encoding="utf-8")
+    scores = {}
+    for extra in ([], ["--unpooled"]):
+        args = ["eval", "--store", str(env["store"]), "--queries", str(file), "--json", *extra]
+        assert main(args) == 0
+        scores[bool(extra)] = json.loads(capsys.readouterr().out)["hybrid"]["mean"]
+    assert scores[True]["ndcg@10"] == 0.0  # its one first judgment is not in the top 10
+    assert scores[False]["ndcg@10"] > 0.3  # the pooled one is the first hit
+    assert scores[False]["mrr"] == 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from collections import Counter
@@ -256,9 +257,10 @@ def _bigrams(text: str) -> set[str]:
 def test_paraphrases_share_no_word_with_their_answers(
     queries: list[dict], corpus_passages: list[dict]
 ) -> None:
-    """A paraphrase shares no 2-character substring with its grade-3 passages: not
-    with their text, nor with the project name (indicators) or heading (narrative)
-    the index sees alongside. No exceptions, numbers included."""
+    """A paraphrase shares no 2-character substring with the grade-3 passages its
+    author named (pooled judgments may find more): not with their text, nor with the
+    project name (indicators) or heading (narrative) the index sees alongside. No
+    exceptions, numbers included."""
     by_id = {p["id"]: p for p in corpus_passages}
     overlaps = []
     for q in queries:
@@ -266,7 +268,7 @@ def test_paraphrases_share_no_word_with_their_answers(
             continue
         words = _bigrams(q["query"])
         for judgment in q["judgments"]:
-            if judgment["grade"] != 3:
+            if judgment["grade"] != 3 or judgment.get("pooled"):
                 continue
             for pid in resolve_ref(judgment["ref"], corpus_passages):
                 passage = by_id[pid]
@@ -292,3 +294,89 @@ def test_paired_bootstrap_interval() -> None:
     assert paired_bootstrap(before, after, resamples=2000, seed=1) == (mean, low, high)
     with pytest.raises(ValueError):
         paired_bootstrap([0.1], [0.1, 0.2])
+
+
+# ---------------------------------------------------------------- pooling
+
+
+def test_pooled_judgments_load_or_drop(tmp_path: Path) -> None:
+    ref = {"file": "a.txt", "kind": "project", "project": "P"}
+    queries = [
+        {
+            "id": "q1",
+            "query": "x",
+            "persona": "staff",
+            "paraphrase": False,
+            "judgments": [
+                {"grade": 3, "ref": ref},
+                {"grade": 0, "ref": {**ref, "project": "Q"}, "pooled": True},
+                {"grade": 2, "ref": {**ref, "project": "R"}, "pooled": True},
+            ],
+        }
+    ]
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(queries), encoding="utf-8")
+    assert [j["grade"] for j in load_queries(path)[0]["judgments"]] == [3, 0, 2]
+    assert [j["grade"] for j in load_queries(path, pooled=False)[0]["judgments"]] == [3]
+    queries[0]["judgments"][0]["grade"] = 4
+    path.write_text(json.dumps(queries), encoding="utf-8")
+    with pytest.raises(ValueError, match="bad judgment"):
+        load_queries(path)
+
+
+def _pool_module():  # noqa: ANN202 - bench/relevance_pool.py
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import relevance_pool
+
+    return relevance_pool
+
+
+def test_pool_refs_name_their_passage(corpus_passages: list[dict]) -> None:
+    """Every passage gets a ref that names it (and, for indicators, only rows like it)."""
+    ref_for = _pool_module().ref_for
+    for passage in corpus_passages:
+        named = resolve_ref(ref_for(passage, corpus_passages), corpus_passages)
+        assert passage["id"] in named
+        if passage["kind"] == "narrative":
+            assert named == {passage["id"]}
+        for other in named - {passage["id"]}:  # identical names, same level
+            twin = next(p for p in corpus_passages if p["id"] == other)
+            assert twin["indicator_name"] == passage["indicator_name"]
+            assert twin["project_name"] == passage["project_name"]
+
+
+def test_pool_items_hide_ranks_and_merge_adds_only_the_unjudged(
+    corpus_passages: list[dict],
+) -> None:
+    pool = _pool_module()
+    queries = load_queries(DEV)[:3]
+    qrels = qrels_for(queries, corpus_passages)
+    unjudged = [p["id"] for p in corpus_passages if all(p["id"] not in g for g in qrels.values())]
+    ranked = {q["id"]: unjudged[:5] + sorted(qrels[q["id"]])[:2] for q in queries}
+    items, key = pool.pool_items(queries, qrels, ranked, corpus_passages, "dev")
+    assert set(items[0]) == {"item", "query", "kind", "filer", "project", "heading", "text"}
+    for q in queries:
+        mine = [key[i["item"]] for i in items if key[i["item"]]["qid"] == q["id"]]
+        pooled = [e["pid"] for e in mine if not e["check"]]
+        assert sorted(pooled) == sorted(unjudged[:5])  # judged hits are not asked again
+        checks = [e for e in mine if e["check"]]
+        assert len(checks) == 3 and sum(e["grade"] is not None for e in checks) == 2
+        assert [e["pid"] for e in mine] != ranked[q["id"]]  # shuffled, so no rank shows
+    # the assessor agrees on the known passages and grades everything else 2
+    grades = {i: (e["grade"] if e["grade"] is not None else 2) for i, e in key.items()}
+    added, skipped, report = pool.merge(queries, corpus_passages, key, grades)
+    assert report["same grade"] == report["known passages"] == 6
+    assert report["noise passages, grades"] == {2: 3}
+    merged = qrels_for(queries, corpus_passages)
+    for q in queries:
+        new = set(merged[q["id"]]) - set(qrels[q["id"]])
+        assert set(unjudged[:5]) <= new
+        assert all(merged[q["id"]][pid] == 2 for pid in new)
+        assert {pid: g for pid, g in merged[q["id"]].items() if pid in qrels[q["id"]]} == qrels[
+            q["id"]
+        ]
+    assert added >= 3 * 5 and skipped == 0
+    with pytest.raises(SystemExit, match="no grade"):
+        pool.merge(queries, corpus_passages, key, {})
