@@ -69,7 +69,10 @@ class Embedder:
         return self._st
 
     def dims(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        model = self._load()
+        # renamed in sentence-transformers 6; the old name still works there, with a warning
+        size = getattr(model, "get_embedding_dimension", None)
+        return int(size() if size else model.get_sentence_embedding_dimension())
 
     def _encode(self, texts: list[str], kind: str) -> np.ndarray:
         model = self._load()
