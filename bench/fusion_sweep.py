@@ -43,10 +43,11 @@ def sweep(
     queries: Path,
     ks: tuple[int, ...] = KS,
     weights: tuple[float, ...] = WEIGHTS,
+    pooled: bool = True,
 ) -> list[tuple[int, float, dict]]:
     """``(k, weight, hybrid evaluate())`` for every setting."""
     return [
-        (k, w, run_eval(searcher_for(k, w), queries, modes=("hybrid",))["hybrid"])
+        (k, w, run_eval(searcher_for(k, w), queries, modes=("hybrid",), pooled=pooled)["hybrid"])
         for k in ks
         for w in weights
     ]
@@ -78,12 +79,15 @@ def main() -> None:
     ap.add_argument("--es", help="Elasticsearch URL instead of --store")
     ap.add_argument("--model", help="encoder the store was built with (default: jixiao's)")
     ap.add_argument("--queries", type=Path, nargs="+", required=True, help="judged query sets")
+    ap.add_argument("--unpooled", action="store_true", help="first judgments only (no pooled)")
     args = ap.parse_args()
     store = open_store(args.store, args.es)
     try:
         embedder = _MemoEmbedder(Embedder(args.model))
         for path in args.queries:
-            results = sweep(lambda k, w: Searcher(store, embedder, k, w), path)
+            results = sweep(
+                lambda k, w: Searcher(store, embedder, k, w), path, pooled=not args.unpooled
+            )
             print(f"\n{path} (hybrid nDCG@10, best first)\n")
             print("\n".join(format_rows(results)))
     finally:
