@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.relevance import load_queries, qrels_for, resolve_ref  # noqa: E402
+from indexer.relevance import GRADES, load_queries, qrels_for, resolve_ref  # noqa: E402
 from indexer.search import MODES, Searcher, make_request  # noqa: E402
 
 DEPTH = 10
@@ -192,13 +192,19 @@ def main() -> None:
             (args.out / f"{name}_key.json").write_text(json.dumps(key), encoding="utf-8")
             print(f"{name}: {len(items)} items ({sum(k['check'] for k in key.values())} checks)")
             return
-        key = json.loads((args.out / f"{name}_key.json").read_text(encoding="utf-8"))
-        grades = {
-            row["item"]: int(row["grade"])
-            for line in (args.out / f"{name}_grades.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()
-            for row in [json.loads(line)]
-        }
+        try:
+            key = json.loads((args.out / f"{name}_key.json").read_text(encoding="utf-8"))
+            lines = (args.out / f"{name}_grades.jsonl").read_text(encoding="utf-8").splitlines()
+            grades = {
+                row["item"]: int(row["grade"])
+                for line in lines
+                if line.strip()
+                for row in [json.loads(line)]
+            }
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise SystemExit(f"{args.out}: cannot read {name}'s key or grades: {err}") from None
+        if any(grade not in GRADES for grade in grades.values()):
+            raise SystemExit(f"{name}_grades.jsonl: grades must be one of {GRADES}")
         added, skipped, report = merge(queries, passages, key, grades)
         args.queries.write_text(dump_queries(queries), encoding="utf-8")
         print(f"{name}: {added} pooled judgments added, {skipped} skipped; checks: {report}")
