@@ -13,29 +13,18 @@ chosen on the set it is reported on flatters it. Each query is embedded once.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from indexer.embeddings import Embedder  # noqa: E402 - after the path is set
-from indexer.eval_runner import run_eval  # noqa: E402
-from indexer.search import RRF_K, Searcher  # noqa: E402
-from indexer.store.factory import open_store  # noqa: E402
+from indexer.embeddings import Embedder
+from indexer.eval_runner import run_eval
+from indexer.search import RRF_K, Searcher
+from indexer.store.factory import open_store
+from webapp.portal import QueryVectorCache
 
 KS = (5, 10, 20, 30, 60, 100)
 WEIGHTS = (0.5, 1.0, 1.5, 2.0, 3.0)
-
-
-class _MemoEmbedder:
-    """The embedder, with each query encoded once across all settings."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.name = embedder.name
-        self.encode_query = cache(embedder.encode_query)
+QUERY_VECTORS = 100_000  # every query of any judged set stays cached: embedded once
 
 
 def sweep(
@@ -83,7 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     store = open_store(args.store, args.es)
     try:
-        embedder = _MemoEmbedder(Embedder(args.model))
+        embedder = QueryVectorCache(Embedder(args.model), QUERY_VECTORS)
         for path in args.queries:
             results = sweep(
                 lambda k, w: Searcher(store, embedder, k, w), path, pooled=not args.unpooled

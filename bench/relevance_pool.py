@@ -21,15 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from indexer.relevance import GRADES, load_queries, qrels_for, resolve_ref  # noqa: E402
-from indexer.search import MODES, Searcher, make_request  # noqa: E402
+from indexer.relevance import GRADES, load_queries, qrels_for, resolve_ref
+from indexer.search import MODES, Searcher, make_request
 
 DEPTH = 10
 SEED = 20261122
