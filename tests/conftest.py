@@ -1,4 +1,5 @@
-"""Shared test setup: helpers importable from this folder, scores printed at the end."""
+"""Shared test setup: helpers from this folder and the bench/ scripts importable, scores
+printed at the end."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1] / "bench"))
 
 import gold_score  # noqa: E402  (needs the path above)
 

@@ -241,7 +241,6 @@ def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
 
 def test_fusion_sweep_weights_move_hybrid_between_the_two_lists(env: dict) -> None:
     """bench/fusion_sweep.py: the semantic weight reaches the fusion, the shipped row is marked."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from fusion_sweep import format_rows, sweep
 
     from indexer.embeddings import Embedder
@@ -273,7 +272,6 @@ def test_eval_scores_with_or_without_pooled_judgments(
     env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`jixiao eval --unpooled` leaves out the judgments that pooling added."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from relevance_pool import ref_for
 
     from indexer.eval_runner import stored_passages

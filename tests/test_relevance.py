@@ -324,18 +324,10 @@ def test_pooled_judgments_load_or_drop(tmp_path: Path) -> None:
         load_queries(path)
 
 
-def _pool_module():  # noqa: ANN202 - bench/relevance_pool.py
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    import relevance_pool
-
-    return relevance_pool
-
-
 def test_pool_refs_name_their_passage(corpus_passages: list[dict]) -> None:
     """Every passage gets a ref that names it (and, for indicators, only rows like it)."""
-    ref_for = _pool_module().ref_for
+    from relevance_pool import ref_for
+
     for passage in corpus_passages:
         named = resolve_ref(ref_for(passage, corpus_passages), corpus_passages)
         assert passage["id"] in named
@@ -350,7 +342,8 @@ def test_pool_refs_name_their_passage(corpus_passages: list[dict]) -> None:
 def test_pool_items_hide_ranks_and_merge_adds_only_the_unjudged(
     corpus_passages: list[dict],
 ) -> None:
-    pool = _pool_module()
+    import relevance_pool as pool
+
     queries = load_queries(DEV)[:3]
     qrels = qrels_for(queries, corpus_passages)
     unjudged = [p["id"] for p in corpus_passages if all(p["id"] not in g for g in qrels.values())]
