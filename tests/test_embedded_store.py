@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.store import embedded
 from indexer.store.base import FilingRecord, Filters, StoreError
-from indexer.store.embedded import SLEEP_BEFORE_TEXT_COMMIT, EmbeddedStore
+from indexer.store.embedded import SLEEP_BEFORE_TEXT_COMMIT, EmbeddedStore, preload_vectors
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -468,3 +469,46 @@ def test_facet_counts_stay_exact_across_segments(store_dir, monkeypatch):
     got = reopened.keyword([["矫正"]], Filters(), 1, ["county"]).facets["county"]
     assert got == sorted(expected.items(), key=lambda p: (-p[1], p[0]))[:5]
     reopened.close()
+
+
+# -- a vector index loaded before the store is opened (jixiao serve's master) -------
+
+
+def test_a_preloaded_vector_index_is_taken_once_by_the_next_open(store_dir):
+    with EmbeddedStore(store_dir) as store:
+        fill(store, 6)
+        expected = snapshot(store)
+    assert preload_vectors(store_dir) == 6 * PER_FILING
+    preloaded = embedded._preloaded[store_dir.resolve()]
+    with EmbeddedStore(store_dir, create=False) as store:
+        assert store.vectors is preloaded
+        assert snapshot(store) == expected
+        assert_consistent(store)
+    with EmbeddedStore(store_dir, create=False) as store:
+        assert store.vectors is not preloaded  # a second store loads its own
+        assert snapshot(store) == expected
+
+
+def test_a_preloaded_vector_index_older_than_the_disk_is_not_used(store_dir):
+    with EmbeddedStore(store_dir) as store:
+        fill(store, 3)
+    preload_vectors(store_dir)
+    # a server master loaded the index, then an index run wrote a filing and saved
+    stale = embedded._preloaded.pop(store_dir.resolve())
+    with EmbeddedStore(store_dir) as store:
+        store.write_filing(*synthetic_filing(7))
+    embedded._preloaded[store_dir.resolve()] = stale
+    with EmbeddedStore(store_dir, create=False) as store:
+        assert store.vectors is not stale
+        assert "f0007-p0" in [pid for pid, _ in store.knn(QUERY, Filters(), 100)]
+        assert_consistent(store)
+
+
+def test_nothing_to_preload(store_dir, tmp_path):
+    assert preload_vectors(tmp_path / "no-such-store") is None
+    with EmbeddedStore(store_dir) as store:
+        fill(store, 2)
+    vectors = store_dir / "vectors"
+    (vectors / "state.json").write_text("{not json", encoding="utf-8")
+    assert preload_vectors(store_dir) is None
+    assert store_dir.resolve() not in embedded._preloaded

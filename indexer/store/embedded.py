@@ -43,6 +43,32 @@ def _log(message: str) -> None:
     print(f"jixiao: {message}", file=sys.stderr, flush=True)
 
 
+# Vector indexes loaded ahead of opening their store, by store folder (preload_vectors).
+_preloaded: dict[Path, VectorIndex] = {}
+
+
+def preload_vectors(path: Path, dims: int = 384) -> int | None:
+    """Load the saved vector index of the store in ``path`` now; the passages it holds.
+
+    For a server that forks workers: loaded in the parent before the fork, the HNSW
+    graphs (most of a large store's memory) are shared by every worker copy-on-write
+    (searches only read them) instead of each worker loading its own. The first
+    :class:`EmbeddedStore` a process opens on ``path`` takes the preloaded index if
+    the index on disk is still the one loaded; otherwise it loads the newer one as
+    usual. None (and nothing kept) when there is no readable saved index: opening
+    the store will then report or rebuild it.
+    """
+    path = Path(path)
+    try:
+        vectors = VectorIndex.load(path / "vectors", dims, exact_fields())
+    except DamagedIndex:
+        return None
+    if vectors is None:
+        return None
+    _preloaded[path.resolve()] = vectors
+    return int((vectors.rows >= 0).sum())
+
+
 class EmbeddedStore(Store):
     """SQLite + tantivy + HNSW in ``path``; see the module docstring."""
 
@@ -106,7 +132,9 @@ class EmbeddedStore(Store):
     def _load_vectors(self, generation: int) -> VectorIndex:
         """The saved vector index if usable, else an empty one (to be filled from records)."""
         try:
-            vectors = VectorIndex.load(self.path / "vectors", self.dims, exact_fields())
+            vectors = self._take_preloaded() or VectorIndex.load(
+                self.path / "vectors", self.dims, exact_fields()
+            )
         except DamagedIndex as err:
             _log(f"{err}; rebuilding it from the records")
             vectors = None
@@ -118,6 +146,14 @@ class EmbeddedStore(Store):
                 _log(f"vector index in {self.path} is missing; rebuilding it from the records")
             vectors = VectorIndex(self.path / "vectors", self.dims, exact_fields())
         return vectors
+
+    def _take_preloaded(self) -> VectorIndex | None:
+        """The index preload_vectors loaded for this folder, if it is still the saved one."""
+        vectors = _preloaded.pop(self.path.resolve(), None)
+        if vectors is None or vectors.dims != self.dims:
+            return None
+        state = read_json(self.path / "vectors" / vectorindex.STATE_FILE) or {}
+        return vectors if state.get("files") == vectors.saved_files else None
 
     def _reconcile(self) -> None:
         """With the write lock: bring text and vectors up to the records' generation."""

@@ -12,12 +12,23 @@ def open_store(
     store_dir: Path | None = None, es_url: str | None = None, create: bool = False
 ) -> Store:
     """``es_url`` (or ``JIXIAO_ES_URL``) picks Elasticsearch; otherwise the embedded store."""
-    es_url = es_url or (None if store_dir else os.environ.get("JIXIAO_ES_URL"))
-    if es_url:
+    folder = embedded_store_dir(store_dir, es_url)
+    if folder is None:
         from indexer.store.elastic import ElasticStore
 
-        return ElasticStore(es_url, index=os.environ.get("JIXIAO_ES_INDEX", "jixiao-passages"))
-    from indexer.pipeline import default_store_dir
+        return ElasticStore(
+            es_url or os.environ["JIXIAO_ES_URL"],
+            index=os.environ.get("JIXIAO_ES_INDEX", "jixiao-passages"),
+        )
     from indexer.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(store_dir or default_store_dir(), create=create)
+    return EmbeddedStore(folder, create=create)
+
+
+def embedded_store_dir(store_dir: Path | None = None, es_url: str | None = None) -> Path | None:
+    """The folder :func:`open_store` opens, None when it picks Elasticsearch."""
+    if es_url or (not store_dir and os.environ.get("JIXIAO_ES_URL")):
+        return None
+    from indexer.pipeline import default_store_dir
+
+    return Path(store_dir or default_store_dir())

@@ -132,6 +132,7 @@ class VectorIndex:
         self.part_pos = self.field_pos[PARTITION_FIELD]
         self.generation = 0
         self.saved_generation: int | None = None  # what state.json on disk reflects
+        self.saved_files: dict | None = None  # the files of that state.json
         self.values: list[dict[str, int]] = [{} for _ in fields]
         self.top = 0  # slots in use are below top
         self.rows = np.full(0, -1, np.int64)  # slot → records rowid, -1 = free
@@ -194,6 +195,7 @@ class VectorIndex:
             index.by_doc.setdefault(doc_names[code], []).append(slot)
         index.overlay = set(np.flatnonzero((index.rows >= 0) & ~index.in_graph).tolist())
         index.generation = index.saved_generation = int(state["generation"])
+        index.saved_files = files
         return index
 
     def save(self) -> None:
@@ -238,6 +240,7 @@ class VectorIndex:
             if path.name not in keep and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
         self.saved_generation = self.generation
+        self.saved_files = files
         self.dirty = False
 
     # -- changing --------------------------------------------------------------------
