@@ -273,6 +273,25 @@ def test_equal_keyword_scores_come_in_id_order(store, data):
     assert len(hits.hits) == 9
 
 
+@pytest.mark.parametrize(
+    ("groups", "terms"),
+    [([["经费"]], {}), ([], {}), ([], {"province": ("河北省",)})],
+    ids=["equal-scores", "browse", "browse-filtered"],
+)
+def test_every_page_is_a_slice_of_one_order(store, data, groups, terms):
+    """However many hits are asked for, they are the first ones of the same order, even
+    when every score ties across the cut: a page never repeats or skips a passage."""
+    for record, passages, vectors in data:
+        same = [{**p, "text": "经费培训", "tokens": "经费 培训"} for p in passages]
+        store.write_filing(record, same, vectors)
+    everything = store.keyword(groups, Filters(terms), size=100, facets=[])
+    order = ids(everything.hits)
+    assert len(order) == len(set(order)) == everything.total > 3
+    assert order == sorted(order)  # ties in id order, as on every store
+    for size in range(1, everything.total + 1):
+        assert ids(store.keyword(groups, Filters(terms), size, []).hits) == order[:size]
+
+
 def test_knn_nearest_first(filled, data):
     hits = filled.knn(QUERY, Filters(), k=5)
     assert ids(hits)[:3] == NEAR

@@ -28,6 +28,8 @@ ANALYZER = "jieba_tokens"  # same name and behaviour as the Elasticsearch analyz
 # segment hands over all its values (its default, 1.5 × size + 10, may cut them off
 # once a segment holds more than that many counties), so: all of them.
 SEGMENT_BUCKETS = 65_000
+# How far past the cut a tie of equal BM25 scores is fetched to order it by id.
+TIE_LIMIT = 2_000
 WRITER_HEAP = 128_000_000
 # Facet counting (one terms aggregation per facet, ~2/3 of a keyword query's time at
 # 1M passages) runs on a pool thread beside the BM25 search and the fetching of hit
@@ -45,7 +47,7 @@ def exact_fields() -> list[str]:
 
 def _signature() -> str:
     """Changes when the fields change, so an index with the old layout is rebuilt."""
-    return hashlib.sha256(json.dumps(["v1", exact_fields()]).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(["v2", exact_fields()]).encode()).hexdigest()[:16]
 
 
 def field_value(value: object) -> str | None:
@@ -63,7 +65,8 @@ class TextIndex:
         self.directory = directory
         self.fields = exact_fields()
         builder = tantivy.SchemaBuilder()
-        builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        # fast: browsing orders by it (see keyword)
+        builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
         builder.add_text_field("tokens", tokenizer_name=ANALYZER)
         for name in self.fields:
             builder.add_text_field(name, tokenizer_name="raw", fast=True)
@@ -167,6 +170,7 @@ class TextIndex:
                 for t in dict.fromkeys(terms)
             ]
             clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(alternatives)))
+        ranked = bool(clauses)  # words to score by; filters alone only select
         for name, values in filters.terms.items():
             if name not in self.fields:
                 raise ValueError(f"cannot filter on {name!r}")
@@ -187,18 +191,10 @@ class TextIndex:
                 for f in wanted
             }
             counting = _FACET_POOL.submit(searcher.aggregate, query, aggs)
-        result = searcher.search(query, limit=max(size, 1), count=True)
-        # Equal scores in passage-id order, as the Elasticsearch store sorts them: tantivy
-        # orders ties by where a document sits in its segments, which differs between two
-        # builds of one corpus. (Ties across the cut at ``size`` stay tantivy's choice:
-        # fetching on to the end of a tie would cost browsing a full scan.)
-        hits = sorted(
-            (
-                (searcher.doc(address)["id"][0], float(score))
-                for score, address in result.hits[: max(size, 0)]
-            ),
-            key=lambda hit: (-hit[1], hit[0]),
-        )
+        if ranked:
+            total, hits = _best_in_id_order(searcher, query, size)
+        else:
+            total, hits = _browse(searcher, query, size)
         answer = counting.result() if counting is not None else {}
         counts: dict[str, list[tuple[str, int]]] = {}
         for name in wanted:
@@ -207,11 +203,54 @@ class TextIndex:
             counts[name] = sorted(pairs, key=lambda p: (-p[1], p[0]))
         for name in facets:
             counts.setdefault(name, [])
-        return KeywordResult(hits=hits, total=int(result.count), facets=counts)
+        return KeywordResult(hits=hits, total=total, facets=counts)
 
     def num_docs(self) -> int:
         self.index.reload()
         return int(self.index.searcher().num_docs)
+
+
+def _browse(
+    searcher: tantivy.Searcher, query: tantivy.Query, size: int
+) -> tuple[int, list[tuple[str, float]]]:
+    """No words to rank by: every passage ties, so they come in id order (score 1.0).
+
+    Sorting on the id column inside tantivy keeps pages stable to the end; ranking by
+    a constant score would leave which passages reach each page to segment order.
+    """
+    result = searcher.search(
+        query, limit=max(size, 1), count=True, order_by_field="id", order=tantivy.Order.Asc
+    )
+    return int(result.count), [(searcher.doc(a)["id"][0], 1.0) for _, a in result.hits[:size]]
+
+
+def _best_in_id_order(
+    searcher: tantivy.Searcher, query: tantivy.Query, size: int
+) -> tuple[int, list[tuple[str, float]]]:
+    """The ``size`` best hits by BM25, equal scores in passage-id order.
+
+    That is how the Elasticsearch store sorts (``_score``, then ``id``), so two
+    builds of one corpus rank alike and a page is the same slice whatever ``size``
+    asked for it. tantivy cuts ties by where documents sit in its segments, so when a
+    tie straddles the cut it is fetched to its end (at most TIE_LIMIT more hits)
+    and the cut made within it by id.
+    """
+    limit = size + 1  # one more than asked: does a tie go on past the cut?
+    while True:
+        result = searcher.search(query, limit=limit, count=True)
+        scored = result.hits
+        straddles = len(scored) > size > 0 and scored[size][0] == scored[size - 1][0]
+        if not straddles or len(scored) < limit or scored[-1][0] != scored[size - 1][0]:
+            break
+        if limit >= size + TIE_LIMIT:
+            break  # a longer tie keeps tantivy's choice of its members
+        limit = min(2 * limit, size + TIE_LIMIT)
+    cut = scored[size - 1][0] if len(scored) >= size > 0 else None
+    kept = [(s, a) for s, a in scored if cut is None or s >= cut]
+    hits = sorted(
+        ((searcher.doc(a)["id"][0], float(s)) for s, a in kept), key=lambda h: (-h[1], h[0])
+    )
+    return int(result.count), hits[:size]
 
 
 class DamagedIndex(StoreError):
