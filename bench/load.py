@@ -14,6 +14,11 @@ non-200 answer or failed connection). Only 127.0.0.1 / localhost are accepted.
 The portal keeps the last 512 query vectors per worker (``webapp.portal``), so once
 every query was seen a semantic or hybrid request no longer pays for encoding it;
 ``--fresh`` appends a counter to every query to measure the uncached path.
+
+With ``--serve`` it also reads the server's memory from ``/proc/PID/smaps_rollup``
+every 2 s during the run: per process (gunicorn master, each worker) RSS, PSS
+(shared pages divided among the processes that map them), private and shared
+memory at the end of the run, and the peak of the whole server's PSS.
 """
 
 from __future__ import annotations
@@ -153,6 +158,74 @@ def run(url: str, clients: int, seconds: float, max_requests: int, fresh: bool) 
     }
 
 
+GIB = 1024**3
+MEMORY_FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Shared_Clean", "Shared_Dirty")
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Bytes by field of ``/proc/PID/smaps_rollup`` (MEMORY_FIELDS); empty if it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name in MEMORY_FIELDS:
+            out[name] = int(value.split()[0]) * 1024
+    return out
+
+
+def server_processes(master: int) -> list[tuple[str, int]]:
+    """The gunicorn master and its workers, as (label, pid)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        children = []
+    return [("master", master)] + [(f"worker {i + 1}", int(p)) for i, p in enumerate(children)]
+
+
+class MemorySampler(threading.Thread):
+    """Samples the server's memory every ``every`` seconds until stopped."""
+
+    def __init__(self, master: int, every: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.master, self.every = master, every
+        self.stopped = threading.Event()
+        self.peak_pss = 0
+        self.last: list[tuple[str, dict[str, int]]] = []
+
+    def sample(self) -> None:
+        rows = [(label, process_memory(pid)) for label, pid in server_processes(self.master)]
+        self.last = [(label, m) for label, m in rows if m]
+        self.peak_pss = max(self.peak_pss, sum(m["Pss"] for _, m in self.last))
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.sample()
+
+    def stop(self) -> dict:
+        """Stop, take a last sample, and return the summary (GiB)."""
+        self.stopped.set()
+        self.join()
+        self.sample()
+
+        def gib(value: int) -> float:
+            return round(value / GIB, 2)
+
+        processes = {
+            label: {
+                "rss": gib(m["Rss"]),
+                "pss": gib(m["Pss"]),
+                "private": gib(m["Private_Clean"] + m["Private_Dirty"]),
+                "shared": gib(m["Shared_Clean"] + m["Shared_Dirty"]),
+            }
+            for label, m in self.last
+        }
+        total = gib(sum(m["Pss"] for _, m in self.last))
+        return {"processes": processes, "pss_total": total, "pss_peak": gib(self.peak_pss)}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -224,13 +297,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 256 or not 0 < args.seconds <= 3600:
         parser.error("--clients 1-256 and --seconds up to 3600")
-    server = None
+    server = sampler = None
     url = args.url
     try:
         if args.serve:
             server, url = start_server(args.serve, args.workers, args.threads)
         warm_up(url, 5)
+        if server is not None:
+            sampler = MemorySampler(server.pid)
+            sampler.start()
         result = run(url, args.clients, args.seconds, args.max_requests, args.fresh)
+        if sampler is not None:
+            result["memory_gib"] = sampler.stop()
     finally:
         if server is not None:
             stop_server(server)
@@ -248,6 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if result["failures"]:
             print("failures:", *result["failures"], sep="\n  ")
+        if "memory_gib" in result:
+            memory = result["memory_gib"]
+            print("\n| process | RSS GiB | PSS GiB | private GiB | shared GiB |")
+            print("|---|---|---|---|---|")
+            for label, m in memory["processes"].items():
+                print(f"| {label} | {m['rss']} | {m['pss']} | {m['private']} | {m['shared']} |")
+            total, peak = memory["pss_total"], memory["pss_peak"]
+            print(f"whole server PSS: {total} GiB at the end, peak {peak} GiB")
     return 0 if result["errors"] == 0 else 1
 
 
