@@ -6,7 +6,10 @@ Written once for every store. Modes:
   is all such passages, and facets count them all.
 * ``semantic``: the nearest passages by embedding; the match set is the top
   ``SEMANTIC_POOL`` candidates (similarities of e5 sit in a narrow band, so no
-  threshold can say which are "matches").
+  fixed threshold can say which are "matches"). Filters narrow that set, they do
+  not refill it: a filtered search keeps the nearest passages within the filters
+  that are at least as similar as the unfiltered search's last candidate. So a
+  facet's count is what clicking it gives, as in keyword mode.
 * ``hybrid``: both lists fused by reciprocal rank fusion, computed here so it is
   free on every Elasticsearch licence; the match set is their union.
 
@@ -34,6 +37,9 @@ from indexer.tokenize import highlight_terms, query_groups
 MODES = ("hybrid", "keyword", "semantic")
 RRF_K = 60
 SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as matches
+# A filtered kNN may score a passage by another path (exact int16 vs the graph's
+# float32) than the unfiltered one did: allow for that rounding at the floor.
+SIMILARITY_SLACK = 2e-4
 MAX_QUERY_CHARS = 200
 MAX_SIZE = 100
 # The query is encoded on a pool thread while the keyword search runs: torch releases
@@ -85,6 +91,8 @@ def make_request(
     query = (query or "").strip()
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError("q", f"query longer than {MAX_QUERY_CHARS} characters")
+    if not re.search(r"\w", query):
+        query = ""  # only punctuation or symbols: nothing to match or embed, so browse
     if mode not in MODES:
         raise QueryError("mode", f"mode must be one of {', '.join(MODES)}")
     if not 1 <= size <= MAX_SIZE:
@@ -140,6 +148,28 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
+def query_text(query: str) -> str:
+    """What the encoder sees for a query: the query and the glossary's official terms."""
+    return " ".join([query, *expand(query)])
+
+
+def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
+    """The semantic candidates: the unfiltered top SEMANTIC_POOL, narrowed by filters.
+
+    Searched for within the filters (an approximate index finds them better than by
+    sifting the unfiltered list), cut at the unfiltered list's last similarity.
+    """
+    if not filters.terms:
+        return store.knn(vector, filters, SEMANTIC_POOL)
+    unfiltered = _EMBED_POOL.submit(store.knn, vector, Filters(), SEMANTIC_POOL)
+    within = store.knn(vector, filters, SEMANTIC_POOL)
+    reference = unfiltered.result()
+    if len(reference) < SEMANTIC_POOL:
+        return within  # the store holds fewer passages than the pool: all match
+    floor = reference[-1][1] - SIMILARITY_SLACK
+    return [(pid, score) for pid, score in within if score >= floor]
+
+
 class Searcher:
     """Runs requests against a store with an embedder for the query side."""
 
@@ -177,8 +207,7 @@ class Searcher:
         expansions = expand(request.query) if mode != "keyword" else []
         embedding = None
         if request.uses_vectors:
-            text = " ".join([request.query, *expansions])
-            embedding = _EMBED_POOL.submit(self.embedder.encode_query, text)
+            embedding = _EMBED_POOL.submit(self.embedder.encode_query, query_text(request.query))
         if mode in ("keyword", "hybrid") and (groups or not request.query):
             result = self.store.keyword(groups, request.filters, max(wanted, 100), facets)
             keyword_ids = [pid for pid, _ in result.hits]
@@ -188,8 +217,7 @@ class Searcher:
         semantic_ids: list[str] = []
         if embedding is not None:
             vector = np.asarray(embedding.result(), dtype=np.float32)
-            pool = max(SEMANTIC_POOL, wanted) if mode == "semantic" else SEMANTIC_POOL
-            semantic_ids = [pid for pid, _ in self.store.knn(vector, request.filters, pool)]
+            semantic_ids = [pid for pid, _ in nearest(self.store, vector, request.filters)]
         if mode == "keyword":
             ranked = list(zip(keyword_ids, _keyword_scores(keyword_ids), strict=True))
         elif mode == "semantic":

@@ -239,6 +239,32 @@ def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
     store.close()
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_a_facet_count_is_what_clicking_it_gives(env: dict, mode: str) -> None:
+    """Filters narrow the match set in every mode, they do not refill the semantic
+    candidates: each facet value's count is the total of the search filtered by it."""
+    from indexer.embeddings import Embedder
+    from indexer.search import Searcher, make_request
+    from indexer.store.base import Filters
+
+    store = EmbeddedStore(env["store"], create=False)
+    searcher = Searcher(store, Embedder())
+    query = "社区矫正"
+    everything = searcher.search(make_request(query, mode, 100))
+    assert everything["total"] <= 100  # all of the match set is on this page
+    matched = {hit["id"] for hit in everything["hits"]}
+    checked = 0
+    for field in ("province", "level2", "kind", "year"):
+        for facet in everything["facets"][field][:3]:
+            filters = Filters({field: (str(facet["value"]),)})
+            narrowed = searcher.search(make_request(query, mode, 100, filters=filters))
+            assert narrowed["total"] == facet["count"], (field, facet)
+            assert {hit["id"] for hit in narrowed["hits"]} <= matched
+            checked += 1
+    assert checked >= 8
+    store.close()
+
+
 def test_fusion_sweep_weights_move_hybrid_between_the_two_lists(env: dict) -> None:
     """bench/fusion_sweep.py: the semantic weight reaches the fusion, the shipped row is marked."""
     from fusion_sweep import format_rows, sweep

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,12 @@ class Portal:
                         raise StoreUnavailable(str(err)) from None
         return self._store
 
-    def call(self, method: str, *args: Any) -> Any:
-        """``store.method(*args)`` with store failures as :class:`StoreUnavailable`."""
+    def call(self, method: str | Callable[..., Any], *args: Any) -> Any:
+        """``store.method(*args)``, or ``method(store, *args)`` for a function taking
+        the store first, with store failures as :class:`StoreUnavailable`."""
         try:
+            if callable(method):
+                return method(self.store, *args)
             return getattr(self.store, method)(*args)
         except StoreUnavailable:
             raise

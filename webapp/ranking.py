@@ -2,8 +2,9 @@
 
 :class:`indexer.search.Searcher` returns one page; exports and the compare table
 need the whole match set. It is built the way the searcher builds it (see that
-module's docstring): keyword matches ranked by BM25, the ``SEMANTIC_POOL`` nearest
-passages, fused by reciprocal rank fusion in hybrid mode.
+module's docstring): keyword matches ranked by BM25, the semantic candidates of
+:func:`indexer.search.nearest` for the same query text, fused by reciprocal rank
+fusion in hybrid mode.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 
 from indexer.search import (
     RRF_K,
-    SEMANTIC_POOL,
     SearchRequest,
     hit_from_passage,  # the one hit shape of the contract
+    nearest,
+    query_text,
     rrf,
 )
 from indexer.tokenize import highlight_terms, query_groups
@@ -50,9 +52,9 @@ def rank_all(portal: Portal, request: SearchRequest, limit: int) -> Ranking:
         keyword_total = result.total
     semantic_ids: list[str] = []
     if mode in ("semantic", "hybrid") and request.query:
-        vector = np.asarray(portal.embedder.encode_query(request.query), dtype=np.float32)
-        found = portal.call("knn", vector, request.filters, SEMANTIC_POOL)
-        semantic_ids = [pid for pid, _ in found]
+        text = query_text(request.query)
+        vector = np.asarray(portal.embedder.encode_query(text), dtype=np.float32)
+        semantic_ids = [pid for pid, _ in portal.call(nearest, vector, request.filters)]
     if mode == "keyword":
         ranked = [(pid, 1.0 / (RRF_K + rank)) for rank, pid in enumerate(keyword_ids, start=1)]
     elif mode == "semantic":
