@@ -23,6 +23,12 @@ QUERY_STOPWORDS = frozenset(
 )
 _lock = threading.Lock()
 CONTEXT_PREFIX = "ctx:"  # marks tokens from a passage's context (its project, its heading)
+# Full-width digits, Latin letters and ％, which Chinese input methods often type:
+# folded to ASCII on both sides, so ９０％ finds 90%.
+_WIDTH = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B)]}
+    | {chr(c): chr(c - 0xFEE0) for c in [*range(0xFF41, 0xFF5B), 0xFF05]}
+)
 
 
 @cache
@@ -49,7 +55,7 @@ def index_tokens(text: str) -> list[str]:
     """
     segmenter = _segmenter()
     out: list[str] = []
-    for word in segmenter.cut(text or "", HMM=False):
+    for word in segmenter.cut((text or "").translate(_WIDTH), HMM=False):
         if not _keep(word):
             continue
         out.append(word.lower())
@@ -70,7 +76,7 @@ def query_groups(query: str) -> list[list[str]]:
     """
     groups: list[list[str]] = []
     seen: set[str] = set()
-    for term in (query or "").split():
+    for term in (query or "").translate(_WIDTH).split():
         for token in _segmenter().cut(term, HMM=False):
             token = token.lower()
             if not _keep(token) or token in QUERY_STOPWORDS or token in seen:

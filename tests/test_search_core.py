@@ -33,6 +33,12 @@ def test_query_groups_drop_function_words_and_repeats() -> None:
     assert query_groups("  ，。 ") == []
 
 
+def test_full_width_digits_and_letters_match_their_ascii_forms() -> None:
+    assert query_groups("满意度 ９０％") == query_groups("满意度 90%")
+    assert query_groups("ＰＰＰ项目") == query_groups("ppp项目")
+    assert "90" in index_tokens("满意度≥９０％") and "90" in index_tokens("满意度≥90%")
+
+
 def test_every_query_token_of_a_phrase_is_indexed_in_that_phrase() -> None:
     text = "2025年全区社区矫正经费：对困难、残疾、患病社区矫正对象进行走访、帮扶"
     tokens = set(index_tokens(text))
@@ -121,6 +127,13 @@ def test_parameters_are_validated() -> None:
         assert err.value.param == param
     with pytest.raises(QueryError):
         make_request("矫" * 201)
+
+
+@pytest.mark.parametrize("query", ["！？。，、", "🙂", "\x00", " ≤ % "])
+def test_a_query_of_symbols_alone_browses(query: str) -> None:
+    # no word to match or embed: a hybrid search would otherwise be 50 arbitrary neighbours
+    assert make_request(query, "hybrid").query == ""
+    assert make_request(f"{query}社区矫正{query}").query.strip("！？。，、🙂\x00 ≤%") == "社区矫正"
 
 
 class CountingEmbedder:
