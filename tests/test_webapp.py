@@ -135,6 +135,18 @@ def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
         assert "请求参数有误" in response.get_data(as_text=True)
 
 
+def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) -> None:
+    clean = client.get("/?q=社区矫正&province=河北省")
+    tracking = "&from=singlemessage&isappinstalled=0&utm_source=x"
+    shared = client.get("/?q=社区矫正&province=河北省" + tracking)
+    assert clean.status_code == shared.status_code == 200
+    tracked = api(client, q="社区矫正", utm_medium="email", spm="a.b")
+    plain = api(client, q="社区矫正")
+    assert (tracked["total"], tracked["hits"]) == (plain["total"], plain["hits"])
+    # a mistyped filter is still refused
+    assert client.get("/?q=社区矫正&provnce=河北省").status_code == 400
+
+
 def test_past_the_last_page(client: FlaskClient) -> None:
     total = api(client, q=QUERY, mode="keyword")["total"]
     assert api(client, q=QUERY, mode="keyword", page=50)["hits"] == []
@@ -278,6 +290,7 @@ def test_download_serves_the_indexed_file(client: FlaskClient, store: EmbeddedSt
         assert response.status_code == 200
         assert response.data == Path(record.source).read_bytes()
         assert "attachment" in response.headers["Content-Disposition"]
+        assert response.headers["Content-Type"].count("charset") <= 1
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ DOC_ID = re.compile(r"^[0-9a-f]{16}$")
 MIME = {
     ".pdf": "application/pdf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".txt": "text/plain; charset=utf-8",
+    ".txt": "text/plain",  # Werkzeug adds "; charset=utf-8" to text types
 }
 
 

@@ -2,7 +2,8 @@
 
 The whole state of a view lives in its URL: ``q``, ``mode``, ``page``, ``size`` and
 the filters as repeated parameters (``province=河北省&year=2021&year=2023``).
-Anything else is refused with a :class:`QueryError` naming the parameter.
+Tracking parameters that apps add to shared links are ignored; anything else is
+refused with a :class:`QueryError` naming the parameter.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from indexer import schema
 from indexer.search import QueryError, SearchRequest, make_request, parse_filters
 
 SEARCH_PARAMS = ("q", "mode", "page", "size")
+# Added to shared links by messaging apps and analytics, never filters: ignored, so a
+# link forwarded from WeChat or a newsletter opens the view it was shared from.
+TRACKING_PARAMS = ("from", "isappinstalled", "spm", "scene", "fbclid", "gclid")
+TRACKING_PREFIX = "utm_"
 MAX_FILTER_VALUES = 50
 MAX_VALUE_CHARS = 100
 DEFAULT_SIZE = 10
@@ -38,7 +43,7 @@ def filter_pairs(args: MultiDict, extra: Iterable[str] = ()) -> list[tuple[str, 
     allowed = set(schema.filter_fields())
     pairs: list[tuple[str, str]] = []
     for name, value in args.items(multi=True):
-        if name in known:
+        if name in known or name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIX):
             continue
         if name not in allowed:
             raise QueryError(
