@@ -49,17 +49,14 @@ def _pages(req: SearchRequest, total: int) -> list[tuple[int | None, str | None]
     """Page links around the current one: (number, url); (None, None) is a gap."""
     last = min(max(1, math.ceil(total / req.size)), 1000)
     start = max(1, min(req.page - MAX_PAGE_LINKS // 2, last - MAX_PAGE_LINKS + 1))
-    numbers = range(start, min(last, start + MAX_PAGE_LINKS - 1) + 1)
+    shown = {1, last, *range(start, min(last, start + MAX_PAGE_LINKS - 1) + 1)}
+    # a gap that would hide a single page shows that page instead
+    shown |= {n + 1 for n in shown if n + 2 in shown and n + 1 not in shown}
     links: list[tuple[int | None, str | None]] = []
-    if numbers[0] > 1:
-        links.append((1, view_url(state_pairs(req) + [("page", "1")])))
-        if numbers[0] > 2:
+    for n in sorted(shown):
+        if links and links[-1][0] is not None and n > links[-1][0] + 1:
             links.append((None, None))
-    links += [(n, view_url(state_pairs(req) + [("page", str(n))])) for n in numbers]
-    if numbers[-1] < last:
-        if numbers[-1] < last - 1:
-            links.append((None, None))
-        links.append((last, view_url(state_pairs(req) + [("page", str(last))])))
+        links.append((n, view_url(state_pairs(req) + [("page", str(n))])))
     return links
 
 
