@@ -101,7 +101,12 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
 
     present = [r for r in rows if value(r) not in (None, "")]
     missing = [r for r in rows if value(r) in (None, "")]
-    present.sort(key=lambda r: (value(r), r.region, r.year or 0), reverse=descending)
+    if name == "number":
+        # numbers compare within a unit only: 98 % and 350 元 are not one scale
+        sign = -1 if descending else 1
+        present.sort(key=lambda r: (r.unit, sign * r.number, r.region, r.year or 0))
+    else:
+        present.sort(key=lambda r: (value(r), r.region, r.year or 0), reverse=descending)
     return present + missing
 
 
