@@ -79,6 +79,8 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             raise QueryError(
                 name, f"unknown filter field {name!r}; use one of {', '.join(allowed)}"
             )
+        if name == "year" and not (value.isascii() and value.isdigit()):
+            raise QueryError(name, f"year must be a number such as 2025, not {value[:20]!r}")
         if value not in terms.setdefault(name, []):
             terms[name].append(value)
     return Filters({k: tuple(v) for k, v in terms.items()})

@@ -112,6 +112,10 @@ def test_healthz_names_backend_and_count(client: FlaskClient) -> None:
         ("mode=fuzzy", "mode"),
         ("q=" + "很" * 201, "q"),
         ("q=a&q=b", "q"),
+        ("q=a&mode=keyword&mode=semantic", "mode"),
+        ("size=5&size=10", "size"),
+        ("year=abc", "year"),
+        ("year=2021.0", "year"),
         ("colour=red", "colour"),
         ("province=" + "省" * 101, "province"),
     ],
@@ -145,6 +149,28 @@ def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) ->
     assert (tracked["total"], tracked["hits"]) == (plain["total"], plain["hits"])
     # a mistyped filter is still refused
     assert client.get("/?q=社区矫正&provnce=河北省").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("page", "last", "expected"),
+    [
+        (1, 1, [1]),
+        (1, 9, [1, 2, 3, 4, 5, 6, 7, 8, 9]),  # a gap would have hidden 8 alone
+        (1, 10, [1, 2, 3, 4, 5, 6, 7, None, 10]),
+        (6, 20, [1, 2, 3, 4, 5, 6, 7, 8, 9, None, 20]),
+        (10, 20, [1, None, 7, 8, 9, 10, 11, 12, 13, None, 20]),
+    ],
+)
+def test_pager_links_every_page_or_a_gap_of_two_or_more(
+    client: FlaskClient, page: int, last: int, expected: list
+) -> None:
+    from indexer.search import make_request
+    from webapp.views.pages import _pages
+
+    with client.application.test_request_context():
+        links = _pages(make_request("培训", page=page), last * 10)
+    assert [n for n, _ in links] == expected
+    assert all(url.endswith(f"page={n}") for n, url in links if n is not None)
 
 
 def test_past_the_last_page(client: FlaskClient) -> None:
@@ -416,6 +442,7 @@ def test_every_documented_status_is_what_the_api_does(client: FlaskClient, tmp_p
     _validator("Error").validate(unavailable.json)
     # each documented parameter is accepted with a value its schema allows
     examples = {"q": "培训", "mode": "keyword", "size": "3", "page": "1", "sort": "-year"}
+    examples["year"] = "2025"
     for path in ("/api/search", "/export/search.csv", "/export/compare.json"):
         for param in spec["paths"][path]["get"]["parameters"]:
             value = examples.get(param["name"], "x")
@@ -526,6 +553,17 @@ def test_compare_sorting(client: FlaskClient) -> None:
     years = [int(r["year"]) for r in rows if r["year"]]
     # sorted within the whole export
     assert years == sorted(years)
+    for sort in ("number", "-number"):
+        query = {"q": "指标", "mode": "keyword", "sort": sort}
+        rows = csv_rows(client.get("/export/compare.csv", query_string=query).data)
+        numbered = [(r["unit"], float(r["number"])) for r in rows if r["number"]]
+        units = [unit for unit, _ in numbered]
+        assert len(set(units)) > 1
+        # each unit's rows together, in order within it: numbers of two units never mix
+        assert units == sorted(units)
+        for unit in set(units):
+            values = [n for u, n in numbered if u == unit]
+            assert values == sorted(values, reverse=sort.startswith("-"))
 
 
 def test_unit_groups_and_numbers() -> None:

@@ -174,7 +174,11 @@ def search_parameters() -> list[dict[str, Any]]:
                 "explode": True,
                 "schema": {
                     "type": "array",
-                    "items": {"type": "string", "maxLength": MAX_VALUE_CHARS},
+                    "items": (
+                        {"type": "string", "pattern": "^[0-9]+$"}
+                        if name == "year"
+                        else {"type": "string", "maxLength": MAX_VALUE_CHARS}
+                    ),
                 },
             }
         )

@@ -65,8 +65,9 @@ def search_request(
     args: MultiDict, extra: Iterable[str] = (), default_size: int = DEFAULT_SIZE
 ) -> SearchRequest:
     """Validate ``args`` into a request; raises :class:`QueryError` naming the bad parameter."""
-    if len(args.getlist("q")) > 1:
-        raise QueryError("q", "q given more than once")
+    for name in (*SEARCH_PARAMS, *extra):
+        if len(args.getlist(name)) > 1:
+            raise QueryError(name, f"{name} given more than once")
     pairs = filter_pairs(args, extra)
     return make_request(
         args.get("q", ""),
