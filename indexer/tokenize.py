@@ -23,6 +23,9 @@ QUERY_STOPWORDS = frozenset(
 )
 _lock = threading.Lock()
 CONTEXT_PREFIX = "ctx:"  # marks tokens from a passage's context (its project, its heading)
+# A query word found only in a passage's context scores this share of its BM25: the
+# passage is about something inside that context, not about the word itself.
+CONTEXT_WEIGHT = 0.25
 # Full-width digits, Latin letters and ％, which Chinese input methods often type:
 # folded to ASCII on both sides, so ９０％ finds 90%.
 _WIDTH = str.maketrans(
@@ -90,3 +93,8 @@ def highlight_terms(query: str) -> list[str]:
     """The strings to mark in a hit: the query's tokens, longest first."""
     terms = {group[0] for group in query_groups(query)}
     return sorted(terms, key=len, reverse=True)
+
+
+def token_weight(token: str) -> float:
+    """The boost a store gives a query token: CONTEXT_WEIGHT for context tokens, else 1."""
+    return CONTEXT_WEIGHT if token.startswith(CONTEXT_PREFIX) else 1.0

@@ -164,6 +164,17 @@ def test_keyword_body_groups_are_must_of_should_with_minimum_should_match():
     json.dumps(body)  # what the client will serialise
 
 
+def test_context_tokens_are_boosted_by_their_weight():
+    from indexer.tokenize import CONTEXT_WEIGHT
+
+    group = req.keyword_search_body([["装修", "ctx:装修", "ctx:a b"]], Filters(), 5, [])
+    should = group["query"]["bool"]["must"][0]["bool"]["should"]
+    assert should[0] == {"term": {"tokens": "装修"}}
+    assert should[1] == {"term": {"tokens": {"value": "ctx:装修", "boost": CONTEXT_WEIGHT}}}
+    assert should[2]["bool"]["boost"] == CONTEXT_WEIGHT
+    assert CONTEXT_WEIGHT < 1
+
+
 def test_keyword_body_without_groups_matches_all_and_has_no_filter_when_unfiltered():
     body = req.keyword_search_body([], Filters(), size=0, facets=[])
     assert body["query"] == {"bool": {"must": [{"match_all": {}}]}}

@@ -273,6 +273,17 @@ def test_equal_keyword_scores_come_in_id_order(store, data):
     assert len(hits.hits) == 9
 
 
+def test_a_word_in_the_passage_outranks_the_same_word_in_its_context(store, data):
+    """A short indicator that has 装修 only from its project's name comes after the
+    project that says 装修 itself, though BM25 favours the shorter passage."""
+    record, passages, vectors = data[0]
+    own = {**passages[0], "text": "办公楼装修维修", "tokens": "办公楼 装修 维修 工程款 维修费 目标"}
+    context = {**passages[1], "text": "未涉及", "tokens": "未涉及 ctx:装修"}
+    store.write_filing(record, [own, context], vectors[:2])
+    hits = store.keyword([["装修", "ctx:装修"]], Filters(), size=5, facets=[]).hits
+    assert ids(hits) == [own["id"], context["id"]]
+
+
 @pytest.mark.parametrize(
     ("groups", "terms"),
     [([["经费"]], {}), ([], {}), ([], {"province": ("河北省",)})],

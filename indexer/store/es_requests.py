@@ -31,6 +31,7 @@ import numpy as np
 
 from indexer import schema
 from indexer.store.base import FilingRecord, Filters, KeywordResult
+from indexer.tokenize import token_weight
 
 FILINGS_MAPPING_PATH = Path(schema.MAPPING_PATH).with_name("filings.json")
 
@@ -168,9 +169,15 @@ def _token_query(token: str) -> dict:
     time, so all of its parts must be present instead.
     """
     parts = token.lower().split()
+    weight = token_weight(token)
     if len(parts) == 1:
-        return {"term": {"tokens": parts[0]}}
-    return {"bool": {"must": [{"term": {"tokens": part}} for part in parts]}}
+        if weight == 1.0:
+            return {"term": {"tokens": parts[0]}}
+        return {"term": {"tokens": {"value": parts[0], "boost": weight}}}
+    query: dict[str, Any] = {"must": [{"term": {"tokens": part}} for part in parts]}
+    if weight != 1.0:
+        query["boost"] = weight
+    return {"bool": query}
 
 
 def _group_query(group: Sequence[str]) -> dict | None:

@@ -21,6 +21,7 @@ import tantivy
 from indexer import schema
 from indexer.store.base import Filters, KeywordResult, StoreError
 from indexer.store.fsutil import read_json, write_json_atomic
+from indexer.tokenize import token_weight
 
 STATE_FILE = "jixiao-state.json"
 ANALYZER = "jieba_tokens"  # same name and behaviour as the Elasticsearch analyzer
@@ -166,8 +167,7 @@ class TextIndex:
             if not terms:
                 continue
             alternatives = [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "tokens", t))
-                for t in dict.fromkeys(terms)
+                (tantivy.Occur.Should, self._token_query(t)) for t in dict.fromkeys(terms)
             ]
             clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(alternatives)))
         ranked = bool(clauses)  # words to score by; filters alone only select
@@ -204,6 +204,11 @@ class TextIndex:
         for name in facets:
             counts.setdefault(name, [])
         return KeywordResult(hits=hits, total=total, facets=counts)
+
+    def _token_query(self, token: str) -> tantivy.Query:
+        query = tantivy.Query.term_query(self.schema, "tokens", token)
+        weight = token_weight(token)
+        return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
 
     def num_docs(self) -> int:
         self.index.reload()
