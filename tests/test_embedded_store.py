@@ -512,3 +512,43 @@ def test_nothing_to_preload(store_dir, tmp_path):
     (vectors / "state.json").write_text("{not json", encoding="utf-8")
     assert preload_vectors(store_dir) is None
     assert store_dir.resolve() not in embedded._preloaded
+
+
+class UnreachableTwinGraph:
+    """Stands in for an HNSW graph that cannot reach some nodes (exact duplicates)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.queried = 0
+
+    def get_current_count(self) -> int:
+        return self.count
+
+    def set_ef(self, ef: int) -> None:
+        pass
+
+    def knn_query(self, query, k, num_threads):  # noqa: ANN001, ANN201 - hnswlib's signature
+        self.queried += 1
+        return np.zeros((1, 0), np.uint64), np.zeros((1, 0), np.float32)
+
+
+def test_a_small_kind_is_searched_exactly_without_filters(store_dir, monkeypatch):
+    """HNSW can leave one of two identical vectors unreachable (repeated indicator
+    rows); a kind small enough for exact search to cost what its graph does is never
+    left to the graph, so unfiltered results equal exact ones."""
+    from indexer.store import vectorindex
+
+    with EmbeddedStore(store_dir) as store:
+        fill(store, 6)
+        expected = [pid for pid, _ in store.knn(QUERY, Filters(), 20)]  # overlay: exact
+    with EmbeddedStore(store_dir, create=False) as store:
+        graphs = store.vectors.graphs
+        assert graphs
+        for code, graph in list(graphs.items()):
+            graphs[code] = UnreachableTwinGraph(graph.get_current_count())
+        assert [pid for pid, _ in store.knn(QUERY, Filters(), 20)] == expected
+        assert not any(graph.queried for graph in graphs.values())
+        # a kind above the limit does go to its graph
+        monkeypatch.setattr(vectorindex, "EXACT_WHOLE_KIND", 1)
+        store.knn(QUERY, Filters(), 20)
+        assert all(graph.queried for graph in graphs.values())
