@@ -141,7 +141,7 @@ def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
 
 def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) -> None:
     clean = client.get("/?q=社区矫正&province=河北省")
-    tracking = "&from=singlemessage&isappinstalled=0&utm_source=x"
+    tracking = "&from=singlemessage&isappinstalled=0&utm_source=x&ref=1&msclkid=1&vd_source=1"
     shared = client.get("/?q=社区矫正&province=河北省" + tracking)
     assert clean.status_code == shared.status_code == 200
     tracked = api(client, q="社区矫正", utm_medium="email", spm="a.b")

@@ -20,7 +20,11 @@ from indexer.search import QueryError, SearchRequest, make_request, parse_filter
 SEARCH_PARAMS = ("q", "mode", "page", "size")
 # Added to shared links by messaging apps and analytics, never filters: ignored, so a
 # link forwarded from WeChat or a newsletter opens the view it was shared from.
-TRACKING_PARAMS = ("from", "isappinstalled", "spm", "scene", "fbclid", "gclid")
+TRACKING_PARAMS = (
+    *("from", "isappinstalled", "scene", "subscene", "clicktime", "wxfrom", "sessionid"),
+    *("spm", "share_source", "vd_source", "ref", "si"),
+    *("fbclid", "gclid", "msclkid", "igshid", "ttclid", "mc_cid", "mc_eid"),
+)
 TRACKING_PREFIX = "utm_"
 MAX_FILTER_VALUES = 50
 MAX_VALUE_CHARS = 100
