@@ -220,12 +220,7 @@ class Searcher:
         if embedding is not None:
             vector = np.asarray(embedding.result(), dtype=np.float32)
             semantic_ids = [pid for pid, _ in nearest(self.store, vector, request.filters)]
-        if mode == "keyword":
-            ranked = list(zip(keyword_ids, _keyword_scores(keyword_ids), strict=True))
-        elif mode == "semantic":
-            ranked = rrf([semantic_ids])
-        else:
-            ranked = rrf([keyword_ids, semantic_ids], self.rrf_k, [1.0, self.semantic_weight])
+        ranked = fuse(mode, keyword_ids, semantic_ids, self.rrf_k, self.semantic_weight)
         in_keyword = set(keyword_ids)
         extra = [pid for pid in semantic_ids if pid not in in_keyword]
         total = keyword_total
@@ -273,9 +268,22 @@ def matches_groups(passage: dict, groups: list[list[str]]) -> bool:
     return all(any(token in tokens for token in group) for group in groups)
 
 
-def _keyword_scores(ids: list[str]) -> list[float]:
-    """Keyword mode reports reciprocal ranks too, so scores compare across modes."""
-    return [1.0 / (RRF_K + rank) for rank in range(1, len(ids) + 1)]
+def fuse(
+    mode: str,
+    keyword_ids: list[str],
+    semantic_ids: list[str],
+    rrf_k: int = RRF_K,
+    semantic_weight: float = 1.0,
+) -> list[tuple[str, float]]:
+    """The ranking of a mode, best first, with reciprocal-rank scores in every mode.
+
+    Keyword mode reports reciprocal ranks too, so scores compare across modes.
+    """
+    if mode == "keyword":
+        return [(pid, 1.0 / (RRF_K + rank)) for rank, pid in enumerate(keyword_ids, start=1)]
+    if mode == "semantic":
+        return rrf([semantic_ids])
+    return rrf([keyword_ids, semantic_ids], rrf_k, [1.0, semantic_weight])
 
 
 def _facet_value(name: str, value: str) -> str | int:

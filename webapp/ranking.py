@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.search import (
-    RRF_K,
     SearchRequest,
+    fuse,
     hit_from_passage,  # the one hit shape of the contract
     nearest,
     query_text,
-    rrf,
 )
 from indexer.tokenize import highlight_terms, query_groups
 from webapp.portal import Portal
@@ -55,12 +54,7 @@ def rank_all(portal: Portal, request: SearchRequest, limit: int) -> Ranking:
         text = query_text(request.query)
         vector = np.asarray(portal.embedder.encode_query(text), dtype=np.float32)
         semantic_ids = [pid for pid, _ in portal.call(nearest, vector, request.filters)]
-    if mode == "keyword":
-        ranked = [(pid, 1.0 / (RRF_K + rank)) for rank, pid in enumerate(keyword_ids, start=1)]
-    elif mode == "semantic":
-        ranked = rrf([semantic_ids])
-    else:
-        ranked = rrf([keyword_ids, semantic_ids])
+    ranked = fuse(mode, keyword_ids, semantic_ids)
     # when the keyword list was capped, semantic ids outside it may be keyword matches
     # too: the total is then at least the keyword total
     capped = keyword_total > len(keyword_ids)
