@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from indexer.errors import ReadError
+from indexer.errors import ModelUnavailable, ReadError
 from indexer.reading import expand_paths, max_bytes_from_env, parse_file
 from indexer.search import MODES
 
@@ -24,6 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jixiao: interrupted", file=sys.stderr)
         return 130
+    except ModelUnavailable as err:
+        print(f"jixiao: {err}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0  # `jixiao parse … | head` closed the pipe: not an error
 

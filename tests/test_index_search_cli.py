@@ -147,6 +147,26 @@ def test_searching_with_another_model_is_refused(
     assert json.loads(capsys.readouterr().out)["total"] > 0
 
 
+def test_an_unloadable_model_is_one_line_and_stops_the_run(
+    env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-model"
+    assert (
+        main(["index", str(env["corpus"]), "--store", str(tmp_path / "s"), "--model", str(missing)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert f"cannot load the embedding model {missing}: " in err and "Traceback" not in err
+
+
+def test_embedders_of_one_model_share_its_weights() -> None:
+    from indexer.embeddings import Embedder
+
+    first, second = Embedder(), Embedder()
+    assert first._load() is second._load()
+    assert np.allclose(first.encode_query("培训"), second.encode_query("培训"))
+
+
 def test_changed_file_replaces_its_passages(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
     changed = env["base"] / "changed"
     changed.mkdir()

@@ -638,5 +638,6 @@ def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> 
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=60)[0].decode(errors="replace")
     assert "Traceback" not in output
-    # the master loaded the vector index for its workers before forking them
+    # the master loaded the model and the vector index for its workers before forking
+    assert "model multilingual-e5-small-jixiao@" in output
     assert f"vector index of {CORPUS_PASSAGES} passages loaded once for all workers" in output

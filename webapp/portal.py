@@ -19,11 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from indexer.errors import ModelUnavailable
 from indexer.model_check import ModelMismatch, check_models
 from indexer.search import Searcher, SearchRequest
 from indexer.store.base import FilingRecord, Store, StoreError
 
 QUERY_CACHE_SIZE = 512
+# what a search can raise that the user sees as "the index does not answer" (a 503)
+FAILURES = (StoreError, ModelUnavailable, OSError, sqlite3.Error, ConnectionError)
 MODEL_CHECK_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
@@ -116,7 +119,7 @@ class Portal:
             return getattr(self.store, method)(*args)
         except StoreUnavailable:
             raise
-        except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
+        except FAILURES as err:
             raise StoreUnavailable(str(err) or type(err).__name__) from None
 
     def search(self, request: SearchRequest) -> dict:
@@ -126,7 +129,7 @@ class Portal:
         store = self.store
         try:
             return Searcher(store, self.embedder).search(request)
-        except (StoreError, OSError, sqlite3.Error, ConnectionError) as err:
+        except FAILURES as err:
             raise StoreUnavailable(str(err) or type(err).__name__) from None
 
     def _check_model(self, *, fresh: bool = False) -> None:
