@@ -32,7 +32,7 @@ from indexer import schema
 from indexer.model_check import check_models
 from indexer.store.base import Filters, Store
 from indexer.synonyms import expand
-from indexer.tokenize import highlight_terms, query_groups
+from indexer.tokenize import fold_width, highlight_terms, query_groups
 
 MODES = ("hybrid", "keyword", "semantic")
 RRF_K = 60
@@ -79,8 +79,10 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             raise QueryError(
                 name, f"unknown filter field {name!r}; use one of {', '.join(allowed)}"
             )
-        if name == "year" and not (value.isascii() and value.isdigit()):
-            raise QueryError(name, f"year must be a number such as 2025, not {value[:20]!r}")
+        if name == "year":
+            value = fold_width(value)  # ２０２３ from a Chinese input method
+            if not (value.isascii() and value.isdigit()):
+                raise QueryError(name, f"year must be a number such as 2025, not {value[:20]!r}")
         if value not in terms.setdefault(name, []):
             terms[name].append(value)
     return Filters({k: tuple(v) for k, v in terms.items()})

@@ -34,6 +34,11 @@ _WIDTH = str.maketrans(
 )
 
 
+def fold_width(text: str) -> str:
+    """``text`` with full-width digits, Latin letters and ％ as ASCII."""
+    return text.translate(_WIDTH)
+
+
 @cache
 def _segmenter() -> jieba.Tokenizer:
     with _lock:
@@ -58,7 +63,7 @@ def index_tokens(text: str) -> list[str]:
     """
     segmenter = _segmenter()
     out: list[str] = []
-    for word in segmenter.cut((text or "").translate(_WIDTH), HMM=False):
+    for word in segmenter.cut(fold_width(text or ""), HMM=False):
         if not _keep(word):
             continue
         out.append(word.lower())
@@ -79,7 +84,7 @@ def query_groups(query: str) -> list[list[str]]:
     """
     groups: list[list[str]] = []
     seen: set[str] = set()
-    for term in (query or "").translate(_WIDTH).split():
+    for term in fold_width(query or "").split():
         for token in _segmenter().cut(term, HMM=False):
             token = token.lower()
             if not _keep(token) or token in QUERY_STOPWORDS or token in seen:

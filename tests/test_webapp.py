@@ -94,6 +94,13 @@ def test_repeated_filter_values_combine_with_or(client: FlaskClient) -> None:
     assert both == one + other > 0
 
 
+def test_a_full_width_year_filters_as_its_ascii_digits(client: FlaskClient) -> None:
+    full_width = api(client, q="满意度", mode="keyword", year="２０２１")
+    ascii_digits = api(client, q="满意度", mode="keyword", year="2021")
+    assert full_width["total"] == ascii_digits["total"] > 0
+    assert full_width["hits"] == ascii_digits["hits"]
+
+
 def test_healthz_names_backend_and_count(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
