@@ -641,6 +641,10 @@ def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> 
         answer = connection.getresponse()
         assert answer.status == 200 and answer.getheader("Server", "").startswith("gunicorn")
         assert len(json.loads(answer.read())["hits"]) == 3
+        # a request line past gunicorn's default 4094 bytes still reaches the app
+        connection.request("GET", "/api/search?q=" + "%E5%BE%88" * 450)
+        too_long = connection.getresponse()
+        assert too_long.status == 400 and json.loads(too_long.read())["param"] == "q"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=60)[0].decode(errors="replace")

@@ -103,6 +103,9 @@ def serve(
         "errorlog": "-",
         "loglevel": "info",
         "control_socket_disable": True,  # several servers may run on one machine
+        # gunicorn's most (default 4094): a shared link with many filters, or an over-long
+        # query, reaches the app and gets its answer (a 400 naming q), not an HTML 414
+        "limit_request_line": 8190,
     }
     config = {"STORE_DIR": store_dir, "ES_URL": es_url, "MODEL": model}
     share_with_workers(embedded_store_dir(store_dir and Path(store_dir), es_url), model)
