@@ -504,6 +504,24 @@ def test_a_preloaded_vector_index_older_than_the_disk_is_not_used(store_dir):
         assert_consistent(store)
 
 
+def test_a_server_reload_shares_the_index_an_index_run_saved(store_dir):
+    from webapp.serve import share_vectors
+
+    with EmbeddedStore(store_dir) as store:
+        fill(store, 3)
+    assert share_vectors(store_dir) == 3 * PER_FILING
+    stale = embedded._preloaded[store_dir.resolve()]
+    with EmbeddedStore(store_dir) as store:  # an index run while serving
+        store.write_filing(*synthetic_filing(7))
+    # gunicorn's on_reload (kill -HUP): the next workers share the new index
+    assert share_vectors(store_dir) == 3 * PER_FILING + PER_FILING
+    fresh = embedded._preloaded[store_dir.resolve()]
+    assert fresh is not stale
+    with EmbeddedStore(store_dir, create=False) as store:
+        assert store.vectors is fresh
+        assert "f0007-p0" in [pid for pid, _ in store.knn(QUERY, Filters(), 100)]
+
+
 def test_nothing_to_preload(store_dir, tmp_path):
     assert preload_vectors(tmp_path / "no-such-store") is None
     with EmbeddedStore(store_dir) as store:

@@ -645,10 +645,19 @@ def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> 
         connection.request("GET", "/api/search?q=" + "%E5%BE%88" * 450)
         too_long = connection.getresponse()
         assert too_long.status == 400 and json.loads(too_long.read())["param"] == "q"
+        # kill -HUP (after an index run): the master loads the index again for the
+        # workers it restarts, and the portal keeps answering meanwhile
+        os.kill(server.pid, signal.SIGHUP)
+        for _ in range(15):
+            time.sleep(1)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().status == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=60)[0].decode(errors="replace")
     assert "Traceback" not in output
     # the master loaded the model and the vector index for its workers before forking
     assert "model multilingual-e5-small-jixiao@" in output
-    assert f"vector index of {CORPUS_PASSAGES} passages loaded once for all workers" in output
+    shared = f"vector index of {CORPUS_PASSAGES} passages loaded once for all workers"
+    assert output.count(shared) == 2

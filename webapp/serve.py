@@ -62,10 +62,19 @@ def share_with_workers(store_dir: Path | None, model: str | None) -> int | None:
     """Load the model and the store's vector index in this (master) process for the
     workers it forks; the passages in that index (None without one)."""
     from indexer.embeddings import preload_model
+
+    _say(f"model {preload_model(model)} loaded once for all workers")
+    return share_vectors(store_dir)
+
+
+def share_vectors(store_dir: Path | None) -> int | None:
+    """(Re)load the store's vector index here for the workers forked next.
+
+    Also gunicorn's ``on_reload`` hook: after an index run, ``kill -HUP`` on the
+    master shares the new index with the new workers it starts.
+    """
     from indexer.store.embedded import preload_vectors
 
-    name = preload_model(model)
-    _say(f"model {name} loaded once for all workers")
     passages = preload_vectors(store_dir) if store_dir is not None else None
     if passages:
         _say(f"vector index of {passages} passages loaded once for all workers")
@@ -97,7 +106,7 @@ def serve(
         "threads": threads,
         "timeout": timeout,
         "graceful_timeout": 10,
-        "preload_app": False,  # each worker opens its own store and model (see above)
+        "preload_app": False,  # each worker creates its own app and store (see above)
         "post_fork": _post_fork,
         "accesslog": "-",
         "errorlog": "-",
@@ -108,5 +117,7 @@ def serve(
         "limit_request_line": 8190,
     }
     config = {"STORE_DIR": store_dir, "ES_URL": es_url, "MODEL": model}
-    share_with_workers(embedded_store_dir(store_dir and Path(store_dir), es_url), model)
+    folder = embedded_store_dir(store_dir and Path(store_dir), es_url)
+    options["on_reload"] = lambda server: share_vectors(folder)  # noqa: ARG005 - its signature
+    share_with_workers(folder, model)
     PortalServer(config, options).run()

@@ -59,6 +59,7 @@ def preload_vectors(path: Path, dims: int = 384) -> int | None:
     the store will then report or rebuild it.
     """
     path = Path(path)
+    _preloaded.pop(path.resolve(), None)  # freed before its successor loads
     try:
         vectors = VectorIndex.load(path / "vectors", dims, exact_fields())
     except DamagedIndex:
