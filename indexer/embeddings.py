@@ -106,14 +106,13 @@ def _loaded_model(model: str, name: str) -> Any:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # a bar per load on every `jixiao search`
-
             try:
                 _models[model, name] = SentenceTransformer(model, device="cpu")
             except Exception as err:  # noqa: BLE001 - a path or hub id can fail in many ways
-                reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                raise ModelUnavailable(
-                    f"cannot load the embedding model {model}: {reason or type(err).__name__}"
-                ) from None
+                lines = str(err).strip().splitlines()
+                reason = lines[0] if lines else type(err).__name__
+                message = f"cannot load the embedding model {model}: {reason}"
+                raise ModelUnavailable(message) from None
         return _models[model, name]
 
 
