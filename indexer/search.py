@@ -5,8 +5,9 @@ Written once for every store. Modes:
 * ``keyword``: every word of the query must match (BM25 ranks); the match set
   is all such passages, and facets count them all.
 * ``semantic``: the nearest passages by embedding; the match set is the top
-  ``SEMANTIC_POOL`` candidates (similarities of e5 sit in a narrow band, so no
-  fixed threshold can say which are "matches"). Filters narrow that set, they do
+  ``SEMANTIC_POOL`` candidates and any passage tied with the last of them
+  (similarities of e5 sit in a narrow band, so no fixed threshold can say which
+  are "matches"). Filters narrow that set, they do
   not refill it: a filtered search keeps the nearest passages within the filters
   that are at least as similar as the unfiltered search's last candidate. So a
   facet's count is what clicking it gives, as in keyword mode.
@@ -40,6 +41,7 @@ SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as 
 # A filtered kNN may score a passage by another path (exact int16 vs the graph's
 # float32) than the unfiltered one did: allow for that rounding at the floor.
 SIMILARITY_SLACK = 2e-4
+MAX_TIED_DEPTH = 1000  # how deep a kNN goes for passages tied with the pool's last
 MAX_QUERY_CHARS = 200
 MAX_SIZE = 100
 # The query is encoded on a pool thread while the keyword search runs: torch releases
@@ -158,20 +160,44 @@ def query_text(query: str) -> str:
 
 
 def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
-    """The semantic candidates: the unfiltered top SEMANTIC_POOL, narrowed by filters.
+    """The semantic candidates: the unfiltered top SEMANTIC_POOL, and every passage as
+    similar as the last of them (repeated rows have identical vectors), narrowed by
+    filters.
 
     Searched for within the filters (an approximate index finds them better than by
-    sifting the unfiltered list), cut at the unfiltered list's last similarity.
+    sifting the unfiltered list), cut at the unfiltered pool's last similarity; ties
+    are kept on both sides, so a filter's total is its count among the unfiltered.
     """
+    first = SEMANTIC_POOL + 1  # one more than the pool: is its last tied with the next?
     if not filters.terms:
-        return store.knn(vector, filters, SEMANTIC_POOL)
-    unfiltered = _EMBED_POOL.submit(store.knn, vector, Filters(), SEMANTIC_POOL)
-    within = store.knn(vector, filters, SEMANTIC_POOL)
-    reference = unfiltered.result()
-    if len(reference) < SEMANTIC_POOL:
-        return within  # the store holds fewer passages than the pool: all match
-    floor = reference[-1][1] - SIMILARITY_SLACK
-    return [(pid, score) for pid, score in within if score >= floor]
+        found = store.knn(vector, filters, first)
+        return _down_to(store, vector, filters, _floor(found), found, first)
+    unfiltered = _EMBED_POOL.submit(store.knn, vector, Filters(), first)
+    within = store.knn(vector, filters, first)
+    return _down_to(store, vector, filters, _floor(unfiltered.result()), within, first)
+
+
+def _floor(found: list[tuple[str, float]]) -> float:
+    """The least similarity in the pool, given the pool's first SEMANTIC_POOL + 1 hits."""
+    if len(found) <= SEMANTIC_POOL:
+        return -np.inf  # the store holds fewer passages than the pool: all match
+    return found[SEMANTIC_POOL - 1][1] - SIMILARITY_SLACK
+
+
+def _down_to(
+    store: Store,
+    vector: np.ndarray,
+    filters: Filters,
+    floor: float,
+    found: list[tuple[str, float]],
+    asked: int,
+) -> list[tuple[str, float]]:
+    """``found`` (the kNN answer for ``asked``) cut at ``floor``, searched deeper while
+    it is full and ends above the floor."""
+    while len(found) == asked < MAX_TIED_DEPTH and found[-1][1] >= floor:
+        asked = min(2 * asked, MAX_TIED_DEPTH)
+        found = store.knn(vector, filters, asked)
+    return [(pid, score) for pid, score in found if score >= floor]
 
 
 class Searcher:

@@ -243,7 +243,7 @@ def _filings(store_dir: Path) -> int:
 def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
     """Semantic candidates that the keyword query also matched are counted once."""
     from indexer.embeddings import Embedder
-    from indexer.search import SEMANTIC_POOL, Searcher, make_request
+    from indexer.search import Searcher, make_request, nearest, query_text
     from indexer.store.base import Filters
     from indexer.tokenize import query_groups
 
@@ -252,7 +252,7 @@ def test_hybrid_total_is_the_union_of_both_match_sets(env: dict) -> None:
     query = "产出指标"  # matches far more than the 100 ids a keyword query returns
     result = Searcher(store, embedder).search(make_request(query, "hybrid", 10))
     keyword = store.keyword(query_groups(query), Filters(), 10_000, [])
-    near = store.knn(embedder.encode_query(query), Filters(), SEMANTIC_POOL)
+    near = nearest(store, embedder.encode_query(query_text(query)), Filters())
     union = {pid for pid, _ in keyword.hits} | {pid for pid, _ in near}
     assert keyword.total > 100
     assert result["total"] == len(union)
@@ -288,19 +288,20 @@ def test_a_facet_count_is_what_clicking_it_gives(env: dict, mode: str) -> None:
 
     store = EmbeddedStore(env["store"], create=False)
     searcher = Searcher(store, Embedder())
-    query = "社区矫正"
-    everything = searcher.search(make_request(query, mode, 100))
-    assert everything["total"] <= 100  # all of the match set is on this page
-    matched = {hit["id"] for hit in everything["hits"]}
     checked = 0
-    for field in ("province", "level2", "kind", "year"):
-        for facet in everything["facets"][field][:3]:
-            filters = Filters({field: (str(facet["value"]),)})
-            narrowed = searcher.search(make_request(query, mode, 100, filters=filters))
-            assert narrowed["total"] == facet["count"], (field, facet)
-            assert {hit["id"] for hit in narrowed["hits"]} <= matched
-            checked += 1
-    assert checked >= 8
+    # the last three have rows repeated word for word tied with the pool's last
+    for query in ("社区矫正", "社区矫正 成本指标", "重新犯罪率", "经费"):
+        everything = searcher.search(make_request(query, mode, 100))
+        matched = {hit["id"] for hit in everything["hits"]}
+        for field, values in everything["facets"].items():
+            for facet in values:
+                filters = Filters({field: (str(facet["value"]),)})
+                narrowed = searcher.search(make_request(query, mode, 100, filters=filters))
+                assert narrowed["total"] == facet["count"], (query, field, facet)
+                if everything["total"] <= 100:  # all of the match set is on that page
+                    assert {hit["id"] for hit in narrowed["hits"]} <= matched
+                checked += 1
+    assert checked >= 60
     store.close()
 
 
