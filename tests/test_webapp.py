@@ -241,6 +241,26 @@ def test_store_down_is_503_never_a_traceback(kind: str, tmp_path: Path) -> None:
     assert page.mimetype == "text/html" and "检索服务暂不可用" in page.get_data(as_text=True)
 
 
+def test_a_store_folder_moved_away_while_serving_is_503(
+    index: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "store"
+    shutil.copytree(index["store"], folder, ignore=shutil.ignore_patterns("write.lock"))
+    client = create_app(embedder=embedder(), config={"STORE_DIR": str(folder)}).test_client()
+    assert (
+        client.get("/api/search", query_string={"q": QUERY, "mode": "keyword"}).status_code == 200
+    )
+    folder.rename(tmp_path / "moved")  # an operator moves or deletes the index under the server
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "cannot be read" in health.json["error"]
+    for url in ("/api/search?q=x&mode=keyword", "/?q=x", "/export/search.csv?q=x"):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert "Traceback" not in response.get_data(as_text=True)
+
+
 class OtherEncoder:
     """An encoder the corpus index was not built with; it must never be asked to encode."""
 

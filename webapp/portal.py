@@ -22,7 +22,7 @@ import numpy as np
 from indexer.errors import ModelUnavailable
 from indexer.model_check import ModelMismatch, check_models
 from indexer.search import Searcher, SearchRequest
-from indexer.store.base import FilingRecord, Store, StoreError
+from indexer.store.base import FilingRecord, Filters, Store, StoreError
 
 QUERY_CACHE_SIZE = 512
 # what a search can raise that the user sees as "the index does not answer" (a 503)
@@ -162,8 +162,13 @@ class Portal:
         return self.call("get_filing", doc_id)
 
     def health(self) -> dict:
-        """Backend name and passage count; raises :class:`StoreUnavailable`."""
+        """Backend name and passage count; raises :class:`StoreUnavailable`.
+
+        Also runs the cheapest search (browse one passage): the count alone comes from
+        the records, which answer even when the search index cannot.
+        """
         count = self.call("count")
+        self.call("keyword", [], Filters(), 1, [])
         self._check_model(fresh=True)
         return {"status": "ok", "backend": self.store.backend, "passages": int(count)}
 

@@ -180,7 +180,10 @@ class TextIndex:
         # no clauses: browsing everything
         query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
         # pick up commits from other processes too (cheap: ~0.1 ms when nothing changed)
-        self.index.reload()
+        try:
+            self.index.reload()
+        except ValueError as err:  # tantivy's I/O errors (a folder moved or deleted under it)
+            raise StoreError(f"text index at {self.directory} cannot be read: {err}") from None
         searcher = self.index.searcher()
         wanted = [f for f in dict.fromkeys(facets) if f in self.fields]
         counting = None
