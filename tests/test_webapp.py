@@ -413,6 +413,19 @@ def test_export_of_everything_is_more_than_a_page(client: FlaskClient) -> None:
     assert len(rows) == CORPUS_PASSAGES > 100
 
 
+def test_csv_cells_never_start_a_spreadsheet_formula(client: FlaskClient) -> None:
+    rows = csv_rows(client.get("/export/compare.csv", query_string={"q": "满意度"}).data)
+    data = json.loads(client.get("/export/compare.json", query_string={"q": "满意度"}).data)
+    assert len(rows) == len(data["rows"]) > 0
+    cells = [cell for row in rows for cell in row.values()]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    # the JSON keeps the filing's text; the CSV shows the same text behind a '
+    by_id = {row["id"]: row for row in data["rows"]}
+    guarded = [(row, by_id[row["id"]]) for row in rows if row["op"] == "'="]
+    assert guarded and all(original["op"] == "=" for _, original in guarded)
+    assert any(row["value"] == "'" + original["value"] for row, original in guarded)
+
+
 def test_compare_export_has_every_indicator(client: FlaskClient) -> None:
     total = api(client, q=QUERY, kind="indicator")["total"]
     rows = csv_rows(client.get("/export/compare.csv", query_string={"q": QUERY}).data)

@@ -72,6 +72,19 @@ def compare_row(row: cmp.Row) -> dict:
     return out
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell: text a spreadsheet would run as a formula (``=100%``, the op ``=``)
+    gets a leading ``'``, which Excel and WPS show as text; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_stream(columns: Iterable[str], rows: Iterable[dict]) -> Iterator[str]:
     """CSV text in pieces: a BOM (so spreadsheets read UTF-8), the header, the rows."""
     buffer = io.StringIO()
@@ -79,7 +92,7 @@ def csv_stream(columns: Iterable[str], rows: Iterable[dict]) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writeheader()
     for number, row in enumerate(rows, start=1):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
         if number % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
