@@ -225,3 +225,38 @@ def test_facets_are_keyboard_reachable(browser, base_url: str) -> None:  # noqa:
     page.wait_for_url(re.compile(r"year="))
     assert "year" in params(page)
     context.close()
+
+
+def test_arrow_keys_move_the_mode_without_leaving_the_page(browser, base_url: str) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base_url + "/?q=" + QUERY)
+    page.locator("#mode-hybrid").focus()
+    page.keyboard.press("ArrowRight")  # moves the choice to 关键词: no navigation yet
+    page.wait_for_timeout(500)
+    assert "mode" not in params(page)
+    assert page.evaluate("document.activeElement.id") == "mode-keyword"
+    page.keyboard.press("Enter")  # applies it
+    page.wait_for_url(re.compile(r"mode=keyword"))
+    # a click still applies at once
+    page.locator('label[for="mode-semantic"]').click()
+    page.wait_for_url(re.compile(r"mode=semantic"))
+    context.close()
+
+
+def test_finding_a_province_keeps_its_cities(browser, base_url: str) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base_url + "/?q=满意度")
+    find = page.locator("input.facet-find[data-target='list-region']")
+    shown = (
+        "Array.from(document.querySelectorAll('#list-region li.fv'))"
+        ".filter(li => !li.closest('li.fv[hidden]')).map(li => li.dataset.label)"
+    )
+    find.fill("河北")
+    visible = page.evaluate(shown)
+    assert {"河北省", "承德市", "唐山市"} <= set(visible) and "湖南省" not in visible, visible
+    find.fill("承德")
+    visible = page.evaluate(shown)
+    assert {"河北省", "承德市"} <= set(visible) and "唐山市" not in visible, visible
+    context.close()
