@@ -85,6 +85,7 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             value = fold_width(value)  # ２０２３ from a Chinese input method
             if not (value.isascii() and value.isdigit()):
                 raise QueryError(name, f"year must be a number such as 2025, not {value[:20]!r}")
+            value = str(int(value))  # 02021 is 2021
         if value not in terms.setdefault(name, []):
             terms[name].append(value)
     return Filters({k: tuple(v) for k, v in terms.items()})

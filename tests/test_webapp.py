@@ -186,6 +186,19 @@ def test_past_the_last_page(client: FlaskClient) -> None:
     page = client.get("/", query_string={"q": QUERY, "mode": "keyword", "page": 50})
     assert page.status_code == 200
     assert "回到第 1 页" in page.get_data(as_text=True) and total
+    # past the last of several pages, "previous" leads to the last one
+    total = api(client, q="满意度", mode="keyword")["total"]
+    last = -(-total // 10)
+    assert last > 1
+    page = client.get("/", query_string={"q": "满意度", "mode": "keyword", "page": last + 5})
+    html = page.get_data(as_text=True)
+    previous = re.search(r'<a rel="prev" href="([^"]+)"', html)
+    assert previous is not None and f"page={last}" in previous[1].replace("&amp;", "&")
+
+
+def test_a_year_with_leading_zeros_is_that_year(client: FlaskClient) -> None:
+    padded = api(client, q="满意度", mode="keyword", year="02021")
+    assert padded["total"] == api(client, q="满意度", mode="keyword", year="2021")["total"] > 0
 
 
 # -- the store down -----------------------------------------------------------------
@@ -590,9 +603,10 @@ def test_compare_sorting(client: FlaskClient) -> None:
     rows = csv_rows(
         client.get("/export/compare.csv", query_string={"q": QUERY, "sort": "year"}).data
     )
-    years = [int(r["year"]) for r in rows if r["year"]]
-    # sorted within the whole export
-    assert years == sorted(years)
+    # sorted within each unit's group, as the table shows them
+    for unit in {r["unit"] for r in rows}:
+        years = [int(r["year"]) for r in rows if r["year"] and r["unit"] == unit]
+        assert years == sorted(years)
     for sort in ("number", "-number"):
         query = {"q": "指标", "mode": "keyword", "sort": sort}
         rows = csv_rows(client.get("/export/compare.csv", query_string=query).data)
@@ -600,10 +614,59 @@ def test_compare_sorting(client: FlaskClient) -> None:
         units = [unit for unit, _ in numbered]
         assert len(set(units)) > 1
         # each unit's rows together, in order within it: numbers of two units never mix
-        assert units == sorted(units)
+        runs = [unit for i, unit in enumerate(units) if i == 0 or units[i - 1] != unit]
+        assert len(runs) == len(set(runs))
         for unit in set(units):
             values = [n for u, n in numbered if u == unit]
             assert values == sorted(values, reverse=sort.startswith("-"))
+
+
+@pytest.mark.parametrize("sort", ["", "year", "-number", "region", "-value"])
+def test_compare_exports_list_the_rows_in_the_page_order(client: FlaskClient, sort: str) -> None:
+    query = {"q": "满意度", "sort": sort} if sort else {"q": "满意度"}
+    html = client.get("/compare", query_string=query).get_data(as_text=True)
+    table = html[html.index('id="compare-table"') :]
+    on_page = re.findall(r'href="/filing/[0-9a-f]+#([^"]+)"', table)
+    rows = csv_rows(client.get("/export/compare.csv", query_string=query).data)
+    data = json.loads(client.get("/export/compare.json", query_string=query).data)
+    assert len(on_page) > 20
+    assert [r["id"] for r in rows] == on_page == [r["id"] for r in data["rows"]]
+
+
+def test_compare_lists_indicators_whatever_kind_the_search_had(client: FlaskClient) -> None:
+    plain = client.get("/compare", query_string={"q": QUERY}).get_data(as_text=True)
+    html = client.get("/compare", query_string={"q": QUERY, "kind": "project"}).get_data(
+        as_text=True
+    )
+    total = re.search(r'id="total">(\d+)<', html)
+    assert total is not None and total[1] == re.search(r'id="total">(\d+)<', plain)[1]
+    assert int(total[1]) > 0
+    assert "类型：项目" not in html and "kind=project" not in html
+
+
+def test_compare_shows_the_regions_above_the_place(client: FlaskClient) -> None:
+    query = {"q": "满意度", "sort": "region"}
+    html = client.get("/compare", query_string=query).get_data(as_text=True)
+    groups = html.split('<tbody class="unit-group"')[1:]
+    assert groups and '<span class="above">河北省' in html
+    for group in groups:
+        cells = re.findall(
+            r'<tr>\s*<td>(?:<span class="above">([^<]*)</span> )?([^<]+)</td>', group
+        )
+        shown = [f"{above} {place}".strip() for above, place in cells]
+        assert shown == sorted(shown)  # sorted by what the column shows
+
+
+def test_forms_keep_the_page_size_and_the_sort(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": QUERY, "size": 3}).get_data(as_text=True)
+    form = html[html.index('<form class="search"') : html.index("</form>")]
+    assert '<input type="hidden" name="size" value="3">' in form
+    html = client.get("/compare", query_string={"q": QUERY, "sort": "-year"}).get_data(as_text=True)
+    form = html[html.index('<form class="search"') : html.index("</form>")]
+    assert '<input type="hidden" name="sort" value="-year">' in form
+    plain = client.get("/", query_string={"q": QUERY}).get_data(as_text=True)
+    form = plain[plain.index('<form class="search"') : plain.index("</form>")]
+    assert 'name="size"' not in form and 'name="sort"' not in form
 
 
 def test_unit_groups_and_numbers() -> None:
@@ -622,6 +685,9 @@ def test_unit_groups_and_numbers() -> None:
     assert (groups["元"].minimum, groups["元"].median, groups["元"].maximum) == (2, 10, 30)
     assert groups["%"].numbers == [95] and groups["（无单位）"].numbers == []
     assert nice_ticks(0.03, 100) == [0, 25, 50, 75, 100]
+    # one value: from zero, never a negative tick on a cost axis
+    assert nice_ticks(0.5, 0.5)[0] == 0 and nice_ticks(0.5, 0.5)[-1] >= 0.5
+    assert nice_ticks(-3, -3)[-1] == 0
 
 
 def test_static_assets_and_accessibility_basics(client: FlaskClient) -> None:

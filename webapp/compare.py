@@ -63,6 +63,11 @@ class Row:
         """The most specific name of the region (临武县 for 湖南省 郴州市 临武县)."""
         return self.region.split(" ")[-1] if self.region else ""
 
+    @property
+    def above(self) -> str:
+        """The regions above :attr:`place` (湖南省 郴州市 for 湖南省 郴州市 临武县)."""
+        return " ".join(self.region.split(" ")[:-1]) if self.region else ""
+
 
 def row_from_hit(hit: dict) -> Row:
     """A compare row from an indicator hit (``jixiao search --json`` shape)."""
@@ -161,6 +166,13 @@ class UnitGroup:
         return make_chart(self.rows) if len(self.numbers) >= 2 else None
 
 
+def table(rows: Iterable[Row], sort: str) -> list[UnitGroup]:
+    """The compare table: rows sorted by ``sort`` (ranking order when empty), grouped by
+    unit. The page and its exports list rows in this one order."""
+    rows = list(rows)
+    return group_by_unit(sort_rows(rows, sort) if sort else rows)
+
+
 def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
     """Groups by unit, the largest first (rows without a unit last)."""
     groups: dict[str, UnitGroup] = {}
@@ -172,8 +184,8 @@ def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering ``low``–``high``."""
-    if low == high:
-        low, high = (low - 1, high + 1) if low else (0.0, 1.0)
+    if low == high:  # one value: an axis from zero to twice it (never below zero for costs)
+        low, high = (min(0.0, 2 * low), max(0.0, 2 * high)) if low else (0.0, 1.0)
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)

@@ -147,10 +147,9 @@ def search_json() -> Response:
 
 
 def _compare_rows(req: SearchRequest, ranking: Ranking, sort: str) -> Iterator[dict]:
-    rows = (cmp.row_from_hit(hit) for hit in iter_hits(portal(), req, ranking))
-    if sort:
-        rows = iter(cmp.sort_rows(list(rows), sort))
-    return (compare_row(row) for row in rows)
+    """The rows in the page's order (grouped by unit), so the file matches the table."""
+    groups = cmp.table((cmp.row_from_hit(hit) for hit in iter_hits(portal(), req, ranking)), sort)
+    return (compare_row(row) for group in groups for row in group.rows)
 
 
 @bp.get("/compare.csv")

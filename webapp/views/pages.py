@@ -73,11 +73,17 @@ def search() -> str:
         result=result,
         pages=_pages(req, result["total"]),
         last_page=last_page,
-        prev_url=view_url(state + [("page", str(req.page - 1))]) if req.page > 1 else None,
+        # past the last page, "previous" leads to the last one, not to another empty page
+        prev_url=(
+            view_url(state + [("page", str(min(req.page - 1, last_page)))])
+            if req.page > 1
+            else None
+        ),
         next_url=(
             view_url(state + [("page", str(req.page + 1))]) if req.page < last_page else None
         ),
         suggestions=fc.suggestions(portal(), req) if not result["total"] else [],
+        keep=[pair for pair in state if pair[0] == "size"],  # the form keeps the page size
         export_qs=query_string(state),
         compare_url=view_url(state, "pages.compare"),
         **_sidebar(req, result, "pages.search"),
@@ -128,14 +134,15 @@ def original(doc_id: str) -> Response:
 @bp.get("/compare")
 def compare() -> str:
     """Indicators matching the query and filters as one table, grouped by unit."""
-    req = search_request(request.args, extra=("sort",))
+    req = without_kind(search_request(request.args, extra=("sort",)))
     sort = compare_sort(request.args.get("sort", ""))
     indicators = indicator_request(req)
     limit = current_app.config["COMPARE_MAX_ROWS"]
     ranking = rank_all(portal(), indicators, limit)
-    rows = [cmp.row_from_hit(hit) for hit in iter_hits(portal(), indicators, ranking)]
-    rows = cmp.sort_rows(rows, sort) if sort else rows
-    groups = cmp.group_by_unit(rows)
+    groups = cmp.table(
+        (cmp.row_from_hit(h) for h in iter_hits(portal(), indicators, ranking)), sort
+    )
+    rows = [row for group in groups for row in group.rows]
     result = portal().search(replace(indicators, size=1, page=1))
     state = state_pairs(req)
     sort_urls = {
@@ -155,6 +162,7 @@ def compare() -> str:
         sort_urls=sort_urls,
         export_qs=query_string(export_pairs),
         search_url=view_url(state),
+        keep=[pair for pair in export_pairs if pair[0] in ("size", "sort")],
         **_sidebar(req, result, "pages.compare", counted=indicators),
     )
 
@@ -165,6 +173,13 @@ def compare_sort(sort: str) -> str:
     if sort and sort.lstrip("-") not in cmp.SORT_KEYS:
         raise QueryError("sort", f"sort must be one of {', '.join(cmp.SORT_KEYS)}")
     return sort
+
+
+def without_kind(req: SearchRequest) -> SearchRequest:
+    """``req`` without a ``kind`` filter: the compare table lists indicators whatever
+    kind the search it came from was narrowed to, so no chip may say otherwise."""
+    terms = {name: values for name, values in req.filters.terms.items() if name != "kind"}
+    return replace(req, filters=Filters(terms))
 
 
 def indicator_request(req: SearchRequest) -> SearchRequest:
