@@ -25,6 +25,7 @@ from indexer.store.base import StoreError
 from indexer.store.embedded import EmbeddedStore
 from webapp import create_app
 from webapp.compare import Row, group_by_unit, nice_ticks
+from webapp.filing import mime_type
 from webapp.openapi import document
 
 QUERY = "社区矫正 成本指标"
@@ -357,6 +358,23 @@ def test_download_serves_the_indexed_file(client: FlaskClient, store: EmbeddedSt
         assert response.data == Path(record.source).read_bytes()
         assert "attachment" in response.headers["Content-Disposition"]
         assert response.headers["Content-Type"].count("charset") <= 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "charset"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8"), ("gb18030", "gb18030"), ("utf-16", "utf-16")],
+)
+def test_a_text_original_is_sent_with_its_own_charset(
+    tmp_path: Path, encoding: str, charset: str
+) -> None:
+    text = "部门项目支出绩效目标表\n项目名称\t社区矫正业务经费\n"
+    path = tmp_path / "filing.txt"
+    path.write_bytes(text.encode(encoding))
+    content_type = mime_type(path)
+    assert content_type == f"text/plain; charset={charset}"
+    assert path.read_bytes().decode(content_type.split("charset=")[1]).lstrip("\ufeff") == text
+    path.write_bytes(b"\x81\x30\xff\xfe\xff" * 3)  # no encoding reads it: no charset claimed
+    assert mime_type(path) == "text/plain"
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.errors import ReadError
+from indexer.readers.text import text_encoding
 from indexer.store.base import FilingRecord
 
 DOC_ID = re.compile(r"^[0-9a-f]{16}$")
 MIME = {
     ".pdf": "application/pdf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".txt": "text/plain",  # Werkzeug adds "; charset=utf-8" to text types
 }
+# Python's codec names as HTTP charsets (a BOM stays in the bytes; browsers read it)
+CHARSETS = {"utf-8-sig": "utf-8", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be"}
 
 
 @dataclass
@@ -89,6 +92,13 @@ def original_path(record: FilingRecord, source_root: Path) -> Path | None:
 
 
 def mime_type(path: Path) -> str:
-    """The content type of an original file by its suffix."""
+    """The content type of an original file by its suffix; for text, with the charset
+    the indexer read it in (GB18030 and UTF-16 filings are common)."""
     suffix = path.suffix.lower()
+    if suffix == ".txt":
+        try:
+            encoding = text_encoding(path.read_bytes())
+        except (OSError, ReadError):
+            return "text/plain"  # left to the browser, as it cannot be told
+        return f"text/plain; charset={CHARSETS.get(encoding, encoding)}"
     return MIME.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -30,24 +30,31 @@ def decode_text(data: bytes) -> str:
     """Decode a text filing, detecting UTF-8, UTF-16 or GB18030 (never assumed)."""
     if not data.strip():
         raise ReadError("empty file")
+    encoding = text_encoding(data)
+    try:
+        return _checked(data.decode(encoding))
+    except UnicodeDecodeError as err:
+        raise ReadError(f"not a text file (bad {encoding})") from err
+
+
+def text_encoding(data: bytes) -> str:
+    """The codec of a text filing: its BOM's, UTF-16 told by its NULs, else UTF-8 or
+    GB18030, whichever decodes it; ReadError when none does."""
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if data.startswith(bom):
-            return _checked(data.decode(encoding, errors="strict"))
+            return encoding
     if _looks_utf16(data):
-        encoding = "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
-        try:
-            return _checked(data.decode(encoding))
-        except UnicodeDecodeError as err:
-            raise ReadError(f"not a text file (bad {encoding})") from err
+        return "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
     for encoding in ("utf-8", "gb18030"):
         try:
-            return _checked(data.decode(encoding))
+            data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return encoding
     raise ReadError("not a text file (neither UTF-8, UTF-16 nor GB18030)")
 
 

@@ -126,9 +126,12 @@ def original(doc_id: str) -> Response:
     path = original_path(record, Path(current_app.config["SOURCE_ROOT"]))
     if path is None:
         abort(404)
-    return send_file(
-        path, mimetype=mime_type(path), as_attachment=True, download_name=path.name, max_age=0
+    content_type = mime_type(path)
+    response = send_file(
+        path, mimetype=content_type, as_attachment=True, download_name=path.name, max_age=0
     )
+    response.headers["Content-Type"] = content_type  # Werkzeug would add a second charset
+    return response
 
 
 @bp.get("/compare")
