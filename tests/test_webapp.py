@@ -140,11 +140,18 @@ def test_bad_parameters_get_400_json_naming_them(
 
 
 def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
-    for url in ("/?size=500", "/?colour=red", "/compare?sort=nonsense"):
+    for url, hint in (
+        ("/?size=500", "每页条数须为 1 到 100 之间的整数"),
+        ("/?colour=red", "不认识的参数。可用的筛选：省份 province"),
+        ("/compare?sort=nonsense", "排序须为比较表中的一列"),
+        ("/?year=abc", "年度须为数字"),
+        ("/?province=" + "省" * 101, "「省份」筛选值有误"),
+    ):
         response = client.get(url)
+        html = response.get_data(as_text=True)
         assert response.status_code == 400
         assert response.mimetype == "text/html"
-        assert "请求参数有误" in response.get_data(as_text=True)
+        assert "请求参数有误" in html and hint in html, url
 
 
 def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) -> None:

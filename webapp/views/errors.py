@@ -7,7 +7,9 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from indexer.search import QueryError
+from indexer import schema
+from indexer.search import MAX_SIZE, QueryError
+from webapp.facets import LABELS
 from webapp.portal import StoreUnavailable
 
 JSON_PREFIXES = ("/api/", "/healthz", "/export/")
@@ -19,6 +21,30 @@ TITLES = {
     500: "服务器内部错误",
     503: "检索服务暂不可用",
 }
+
+
+# what a 400 page says in Chinese about each parameter (the API keeps the English detail)
+PARAM_HINTS = {
+    "q": "检索词只能给一个，最长 200 个字符。",
+    "mode": "检索方式只能是 hybrid（综合）、keyword（关键词）或 semantic（语义）。",
+    "size": f"每页条数须为 1 到 {MAX_SIZE} 之间的整数。",
+    "page": "页码须为 1 到 1000 之间的整数。",
+    "sort": "排序须为比较表中的一列，前加 - 表示倒序。",
+    "year": "年度须为数字，如 2025。",
+}
+
+
+def param_hint(param: str | None) -> str | None:
+    """The 400 page's Chinese explanation of what is wrong with ``param``."""
+    if param is None:
+        return None
+    if param in PARAM_HINTS:
+        return PARAM_HINTS[param]
+    if param in schema.filter_fields():
+        label = LABELS.get(param, param)
+        return f"「{label}」筛选值有误：每个值最多 100 个字符，筛选值合计最多 50 个。"
+    fields = "、".join(f"{LABELS.get(f, f)} {f}" for f in schema.filter_fields())
+    return f"不认识的参数。可用的筛选：{fields}。"
 
 
 def wants_json() -> bool:
@@ -38,6 +64,7 @@ def error_response(status: int, message: str, param: str | None = None) -> tuple
         title=TITLES.get(status, "出错了"),
         message=message,
         param=param,
+        hint=param_hint(param) if status == 400 else None,
     )
     return Response(page, status=status, mimetype="text/html"), status
 
