@@ -260,3 +260,22 @@ def test_finding_a_province_keeps_its_cities(browser, base_url: str) -> None:  #
     visible = page.evaluate(shown)
     assert {"河北省", "承德市"} <= set(visible) and "唐山市" not in visible, visible
     context.close()
+
+
+def test_a_region_toggle_is_its_own_control_beside_the_link(browser, base_url: str) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base_url + "/?q=满意度&province=河北省")
+    assert page.locator("summary a, summary button, summary input").count() == 0
+    branch = page.locator('#filters li.fv.branch[data-label="邢台市"]')
+    details = branch.locator(":scope > details")
+    assert not details.evaluate("d => d.open")
+    branch.locator(':scope > a[data-value="邢台市"]').focus()
+    page.keyboard.press("Tab")  # the next stop is the place's own toggle
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    page.keyboard.press("Enter")
+    assert details.evaluate("d => d.open")
+    assert params(page) == {"q": ["满意度"], "province": ["河北省"]}  # toggling did not navigate
+    county = branch.locator("ul.tree a.fl").first
+    assert county.is_visible()
+    context.close()
