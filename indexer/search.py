@@ -12,7 +12,8 @@ Written once for every store. Modes:
   that are at least as similar as the unfiltered search's last candidate. So a
   facet's count is what clicking it gives, as in keyword mode.
 * ``hybrid``: both lists fused by reciprocal rank fusion, computed here so it is
-  free on every Elasticsearch licence; the match set is their union.
+  free on every Elasticsearch licence; the match set is their union. The first
+  ``FUSION_DEPTH`` keyword hits are fused; deeper ones follow in BM25 order.
 
 The semantic side embeds the query with the official terms the domain glossary
 adds to it (``expansions`` in the result): 出狱 → 刑满释放人员.
@@ -37,6 +38,7 @@ from indexer.tokenize import fold_width, highlight_terms, query_groups
 
 MODES = ("hybrid", "keyword", "semantic")
 RRF_K = 60
+FUSION_DEPTH = 100  # keyword hits fused with the semantic list; deeper ones follow them
 SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as matches
 # A filtered kNN may score a passage by another path (exact int16 vs the graph's
 # float32) than the unfiltered one did: allow for that rounding at the floor.
@@ -240,7 +242,7 @@ class Searcher:
         if request.uses_vectors:
             embedding = _EMBED_POOL.submit(self.embedder.encode_query, query_text(request.query))
         if mode in ("keyword", "hybrid") and (groups or not request.query):
-            result = self.store.keyword(groups, request.filters, max(wanted, 100), facets)
+            result = self.store.keyword(groups, request.filters, max(wanted, FUSION_DEPTH), facets)
             keyword_ids = [pid for pid, _ in result.hits]
             keyword_total = result.total
             for name, values in result.facets.items():
@@ -306,13 +308,19 @@ def fuse(
 ) -> list[tuple[str, float]]:
     """The ranking of a mode, best first, with reciprocal-rank scores in every mode.
 
-    Keyword mode reports reciprocal ranks too, so scores compare across modes.
+    Keyword mode reports reciprocal ranks too, so scores compare across modes. Hybrid
+    fuses the first FUSION_DEPTH keyword hits with the semantic list; deeper keyword
+    hits follow in their own order. So the order never depends on how many keyword
+    hits a caller fetched (a page fetches enough for itself, an export all of them).
     """
     if mode == "keyword":
         return [(pid, 1.0 / (RRF_K + rank)) for rank, pid in enumerate(keyword_ids, start=1)]
     if mode == "semantic":
         return rrf([semantic_ids])
-    return rrf([keyword_ids, semantic_ids], rrf_k, [1.0, semantic_weight])
+    fused = rrf([keyword_ids[:FUSION_DEPTH], semantic_ids], rrf_k, [1.0, semantic_weight])
+    seen = {pid for pid, _ in fused}
+    deeper = enumerate(keyword_ids[FUSION_DEPTH:], start=FUSION_DEPTH + 1)
+    return fused + [(pid, 1.0 / (rrf_k + rank)) for rank, pid in deeper if pid not in seen]
 
 
 def _facet_value(name: str, value: str) -> str | int:
