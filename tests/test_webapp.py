@@ -24,7 +24,7 @@ from indexer.search import Searcher, make_request, parse_filters
 from indexer.store.base import StoreError
 from indexer.store.embedded import EmbeddedStore
 from webapp import create_app
-from webapp.compare import Row, group_by_unit, nice_ticks
+from webapp.compare import Row, group_by_unit, nice_ticks, sort_rows
 from webapp.filing import mime_type
 from webapp.openapi import document
 
@@ -731,6 +731,28 @@ def test_unit_groups_and_numbers() -> None:
     # one value: from zero, never a negative tick on a cost axis
     assert nice_ticks(0.5, 0.5)[0] == 0 and nice_ticks(0.5, 0.5)[-1] >= 0.5
     assert nice_ticks(-3, -3)[-1] == 0
+    assert nice_ticks(98, 98) == [0, 25, 50, 75, 100]  # a percentage ends at 100, not 200
+
+
+def test_compare_sorts_targets_by_the_number_they_state() -> None:
+    def row(value: str, op: str, low: float | None, high: float | None) -> Row:
+        return Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", value, op, low, high, "万元")
+
+    rows = [
+        row("≤16.5", "<=", None, 16.5),
+        row("≤2", "<=", None, 2),
+        row("有效控制", "", None, None),
+        row("≤183.59", "<=", None, 183.59),
+        row("≤20", "<=", None, 20),
+    ]
+    assert [r.value for r in sort_rows(rows, "value")] == [
+        "≤2",
+        "≤16.5",
+        "≤20",
+        "≤183.59",
+        "有效控制",
+    ]
+    assert [r.value for r in sort_rows(rows, "-value")][:2] == ["≤183.59", "≤20"]
 
 
 def test_static_assets_and_accessibility_basics(client: FlaskClient) -> None:

@@ -106,10 +106,18 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
 
     present = [r for r in rows if value(r) not in (None, "")]
     missing = [r for r in rows if value(r) in (None, "")]
+    sign = -1 if descending else 1
     if name == "number":
         # numbers compare within a unit only: 98 % and 350 元 are not one scale
-        sign = -1 if descending else 1
         present.sort(key=lambda r: (r.unit, sign * r.number, r.region, r.year or 0))
+    elif name == "value":
+        # targets as written sort by the number they state (≤2 before ≤16.5), then the
+        # ones stating none by their text
+        stated = [r for r in present if r.number is not None]
+        stated.sort(key=lambda r: (sign * r.number, r.value, r.region, r.year or 0))  # type: ignore[operator]
+        textual = [r for r in present if r.number is None]
+        textual.sort(key=lambda r: (r.value, r.region, r.year or 0), reverse=descending)
+        present = stated + textual
     else:
         present.sort(key=lambda r: (value(r), r.region, r.year or 0), reverse=descending)
     return present + missing
@@ -184,8 +192,8 @@ def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering ``low``–``high``."""
-    if low == high:  # one value: an axis from zero to twice it (never below zero for costs)
-        low, high = (min(0.0, 2 * low), max(0.0, 2 * high)) if low else (0.0, 1.0)
+    if low == high:  # one value: an axis from zero to it (never below zero for costs)
+        low, high = (min(0.0, low), max(0.0, high)) if low else (0.0, 1.0)
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
