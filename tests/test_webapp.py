@@ -156,7 +156,10 @@ def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
 
 def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) -> None:
     clean = client.get("/?q=社区矫正&province=河北省")
-    tracking = "&from=singlemessage&isappinstalled=0&utm_source=x&ref=1&msclkid=1&vd_source=1"
+    tracking = (
+        "&from=singlemessage&isappinstalled=0&utm_source=x&ref=1&msclkid=1&vd_source=1"
+        "&nsukey=abc&wfr=spider&for=pc&UTM_SOURCE=y&sharer_shareinfo=z&scene=1"
+    )
     shared = client.get("/?q=社区矫正&province=河北省" + tracking)
     assert clean.status_code == shared.status_code == 200
     tracked = api(client, q="社区矫正", utm_medium="email", spm="a.b")

@@ -22,10 +22,11 @@ SEARCH_PARAMS = ("q", "mode", "page", "size")
 # link forwarded from WeChat or a newsletter opens the view it was shared from.
 TRACKING_PARAMS = (
     *("from", "isappinstalled", "scene", "subscene", "clicktime", "wxfrom", "sessionid"),
-    *("spm", "share_source", "vd_source", "ref", "si"),
+    *("nsukey", "enterid", "ascene", "devicetype", "version", "lang", "pass_ticket"),
+    *("spm", "share_source", "vd_source", "ref", "si", "wfr", "for"),
     *("fbclid", "gclid", "msclkid", "igshid", "ttclid", "mc_cid", "mc_eid"),
 )
-TRACKING_PREFIX = "utm_"
+TRACKING_PREFIXES = ("utm_", "sharer_")  # any case: UTM_SOURCE too
 MAX_FILTER_VALUES = 50
 MAX_VALUE_CHARS = 100
 DEFAULT_SIZE = 10
@@ -41,13 +42,19 @@ def _int(args: MultiDict, name: str, default: int) -> int:
         raise QueryError(name, f"{name} must be an integer, not {raw[:20]!r}") from None
 
 
+def is_tracking(name: str) -> bool:
+    """Whether ``name`` is a parameter apps add to shared links (ignored)."""
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
 def filter_pairs(args: MultiDict, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     """The filters in ``args`` as (field, value) pairs; unknown parameters are refused."""
     known = set(SEARCH_PARAMS) | set(extra)
     allowed = set(schema.filter_fields())
     pairs: list[tuple[str, str]] = []
     for name, value in args.items(multi=True):
-        if name in known or name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIX):
+        if name in known or is_tracking(name):
             continue
         if name not in allowed:
             raise QueryError(
