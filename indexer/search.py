@@ -55,9 +55,10 @@ _EMBED_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jixiao-embed
 class QueryError(ValueError):
     """A bad search parameter; ``param`` names it (HTTP 400 / exit status 2)."""
 
-    def __init__(self, param: str, message: str) -> None:
+    def __init__(self, param: str, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+        self.hint = hint  # what the portal's 400 page says, when more than the default
 
 
 @dataclass(frozen=True)

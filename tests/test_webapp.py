@@ -154,6 +154,19 @@ def test_bad_parameters_on_pages_get_a_400_page(client: FlaskClient) -> None:
         assert "请求参数有误" in html and hint in html, url
 
 
+def test_parameters_that_are_not_utf8_are_refused(client: FlaskClient) -> None:
+    gbk = "%B3%C9%B1%BE"  # 成本 in GBK
+    response = client.get(f"/api/search?q={gbk}")
+    assert response.status_code == 400 and response.json["param"] == "q"
+    assert "UTF-8" in response.json["error"]
+    page = client.get(f"/?mode=keyword&q={gbk}")
+    assert page.status_code == 400 and "不是 UTF-8 编码" in page.get_data(as_text=True)
+    assert client.get("/?q=%E6").status_code == 400  # a cut UTF-8 sequence
+    assert client.get(f"/?province={gbk}").status_code == 400
+    # UTF-8 in any spelling still works: percent-encoded, + for spaces
+    assert client.get("/api/search?q=%E6%88%90%E6%9C%AC+%E6%8C%87%E6%A0%87").status_code == 200
+
+
 def test_tracking_parameters_on_shared_links_are_ignored(client: FlaskClient) -> None:
     clean = client.get("/?q=社区矫正&province=河北省")
     tracking = (

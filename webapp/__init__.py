@@ -13,6 +13,7 @@ from flask import Flask
 
 from indexer.store.base import Store
 from webapp.facets import RegionParents
+from webapp.params import require_utf8
 from webapp.portal import Portal
 
 DEFAULTS: dict[str, Any] = {
@@ -51,6 +52,7 @@ def create_app(
     from webapp import security, templating
     from webapp.views import api, errors, exports, pages
 
+    app.before_request(require_utf8)
     security.install(app)
     templating.install(app)
     errors.install(app)

@@ -9,9 +9,9 @@ refused with a :class:`QueryError` naming the parameter.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
-from flask import url_for
+from flask import request, url_for
 from werkzeug.datastructures import MultiDict
 
 from indexer import schema
@@ -40,6 +40,31 @@ def _int(args: MultiDict, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise QueryError(name, f"{name} must be an integer, not {raw[:20]!r}") from None
+
+
+def not_utf8(query_string: bytes) -> str | None:
+    """The first parameter of a raw query string whose name or value is not UTF-8
+    once percent-decoded (a GBK form or script); None when all are."""
+    for part in query_string.split(b"&"):
+        name, _, value = part.partition(b"=")
+        for raw in (name, value):
+            try:
+                unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return unquote_to_bytes(name).decode("utf-8", "replace")
+    return None
+
+
+def require_utf8() -> None:
+    """Refuse (400) a request whose parameters are not UTF-8 instead of searching for
+    mojibake; run before every request."""
+    name = not_utf8(request.query_string)
+    if name is not None:
+        raise QueryError(
+            name,
+            f"{name} is not UTF-8 text; percent-encode parameters as UTF-8",
+            hint="参数不是 UTF-8 编码（可能是 GBK）。请用 UTF-8 编码后再提交。",
+        )
 
 
 def is_tracking(name: str) -> bool:

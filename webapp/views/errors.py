@@ -52,7 +52,9 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
 
 
-def error_response(status: int, message: str, param: str | None = None) -> tuple[Response, int]:
+def error_response(
+    status: int, message: str, param: str | None = None, hint: str | None = None
+) -> tuple[Response, int]:
     """A JSON error or the error page for ``status``."""
     if wants_json():
         from flask import jsonify
@@ -64,7 +66,7 @@ def error_response(status: int, message: str, param: str | None = None) -> tuple
         title=TITLES.get(status, "出错了"),
         message=message,
         param=param,
-        hint=param_hint(param) if status == 400 else None,
+        hint=hint or (param_hint(param) if status == 400 else None),
     )
     return Response(page, status=status, mimetype="text/html"), status
 
@@ -74,7 +76,7 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(QueryError)
     def _bad_param(err: QueryError) -> tuple[Response, int]:
-        return error_response(400, str(err), err.param)
+        return error_response(400, str(err), err.param, err.hint)
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(err: StoreUnavailable) -> tuple[Response, int]:
