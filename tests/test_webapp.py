@@ -728,6 +728,53 @@ def test_forms_keep_the_page_size_and_the_sort(client: FlaskClient) -> None:
     assert 'name="size"' not in form and 'name="sort"' not in form
 
 
+class KnownParents:
+    """RegionParents with the answers given (no store)."""
+
+    PARENTS = {
+        ("city", "邢台市"): "河北省",
+        ("city", "石嘴山市"): "宁夏回族自治区",
+        ("city", "北京市"): "北京市",
+        ("county", "临西县"): "邢台市",
+        ("county", "平罗县"): "石嘴山市",
+        ("county", "朝阳区"): "北京市",
+        ("county", "无名县"): None,
+    }
+
+    def parent(self, portal: object, child_field: str, value: str) -> str | None:
+        return self.PARENTS[child_field, value]
+
+
+def test_a_county_hangs_under_its_city_and_province_even_when_they_are_not_counted() -> None:
+    from webapp.facets import FacetValue, region_tree
+
+    def make(name: str, entry: dict) -> FacetValue:
+        return FacetValue(name, str(entry["value"]), int(entry["count"]), False, "#")
+
+    # county=临西县 chosen: provinces and cities are counted inside it, counties beside it
+    counts = {
+        "province": [{"value": "河北省", "count": 7}],
+        "city": [{"value": "邢台市", "count": 7}],
+        "county": [
+            {"value": "平罗县", "count": 125},
+            {"value": "临西县", "count": 7},
+            {"value": "朝阳区", "count": 3},
+            {"value": "无名县", "count": 1},
+        ],
+    }
+    top = region_tree(None, KnownParents(), counts, make)  # type: ignore[arg-type]
+
+    def shape(nodes: list[FacetValue]) -> list:
+        return [(n.value, n.count, shape(n.children)) for n in nodes]
+
+    assert shape(top) == [
+        ("河北省", 7, [("邢台市", 7, [("临西县", 7, [])])]),
+        ("宁夏回族自治区", 0, [("石嘴山市", 0, [("平罗县", 125, [])])]),
+        ("北京市", 0, [("朝阳区", 3, [])]),
+        ("无名县", 1, []),
+    ]
+
+
 def test_unit_groups_and_numbers() -> None:
     def row(op: str, low: float | None, high: float | None, unit: str) -> Row:
         return Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", "v", op, low, high, unit)

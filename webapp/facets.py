@@ -9,6 +9,7 @@ every filter); only the page asks for these.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from indexer import schema
@@ -164,27 +165,46 @@ def build_facets(
 
 def region_tree(portal: Portal, parents: RegionParents, counts: dict, make) -> list[FacetValue]:  # noqa: ANN001
     """Provinces with their cities with their counties; a municipality's districts hang
-    directly under it, and a value whose parent is not among the counts stays on top."""
+    directly under it. A place whose parent has no count (a county chosen elsewhere
+    narrows the provinces and cities counted) hangs under that parent shown with 0,
+    which is what clicking it gives; a place whose parent is unknown stays on top."""
     provinces = {str(e["value"]): make("province", e) for e in counts.get("province", [])}
     cities: dict[str, FacetValue] = {}
     top: list[FacetValue] = list(provinces.values())
+
+    def province(name: str) -> FacetValue:
+        if name not in provinces:
+            provinces[name] = make("province", {"value": name, "count": 0})
+            top.append(provinces[name])
+        return provinces[name]
+
+    def hang(node: FacetValue, parent: str | None, under: Callable[[str], FacetValue]) -> None:
+        if parent is None:
+            top.append(node)
+        else:
+            under(parent).children.append(node)
+
+    def city(name: str) -> FacetValue:
+        if name not in cities:
+            parent = parents.parent(portal, "city", name)
+            if parent == name:  # 北京市 the city is 北京市 the province
+                cities[name] = province(name)
+            else:
+                cities[name] = make("city", {"value": name, "count": 0})
+                hang(cities[name], parent, province)
+        return cities[name]
+
     for entry in counts.get("city", [])[:TREE_LIMIT]:
         node = make("city", entry)
-        cities[node.value] = node
         parent = parents.parent(portal, "city", node.value)
-        if parent == node.value and parent in provinces:
-            cities[node.value] = provinces[parent]  # 北京市 the city is 北京市 the province
-        elif parent in provinces:
-            provinces[parent].children.append(node)
+        if parent == node.value:
+            cities[node.value] = province(parent)
         else:
-            top.append(node)
+            cities[node.value] = node
+            hang(node, parent, province)
     for entry in counts.get("county", [])[:TREE_LIMIT]:
         node = make("county", entry)
-        parent = parents.parent(portal, "county", node.value)
-        if parent in cities:
-            cities[parent].children.append(node)
-        else:
-            top.append(node)
+        hang(node, parents.parent(portal, "county", node.value), city)
     return top
 
 
