@@ -291,7 +291,8 @@ def test_a_store_folder_moved_away_while_serving_is_503(
     )
     folder.rename(tmp_path / "moved")  # an operator moves or deletes the index under the server
     health = client.get("/healthz")
-    assert health.status_code == 503 and "cannot be read" in health.json["error"]
+    assert health.status_code == 503 and "index unavailable" in health.json["error"]
+    assert str(tmp_path) not in health.get_data(as_text=True)  # no server paths shown
     for url in ("/api/search?q=x&mode=keyword", "/?q=x", "/export/search.csv?q=x"):
         response = client.get(url)
         assert response.status_code == 503, url

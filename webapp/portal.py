@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
-    """The index does not answer; ``str(err)`` says why (shown to the user, no traceback)."""
+    """The index does not answer; ``str(err)`` says why (for the log: it may name paths)."""
+
+
+class WrongModel(StoreUnavailable):
+    """The index's vectors come from another encoder; ``str(err)`` names both, no paths."""
 
 
 class QueryVectorCache:
@@ -143,7 +147,7 @@ class Portal:
             try:
                 warning = check_models(self.call("models"), self.embedder.name)
             except ModelMismatch as err:
-                raise StoreUnavailable(str(err)) from None
+                raise WrongModel(str(err)) from None
             if warning:
                 log.warning("%s", warning)
             self._model_checked_at = now

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from webapp import openapi
 from webapp.params import search_request
-from webapp.portal import Portal, StoreUnavailable
+from webapp.portal import Portal, StoreUnavailable, WrongModel
 
 bp = Blueprint("api", __name__)
 
@@ -27,8 +27,12 @@ def healthz() -> tuple[Response, int]:
     """200 with the backend and passage count when the index answers, 503 when not."""
     try:
         return jsonify(portal().health()), 200
-    except StoreUnavailable as err:
+    except WrongModel as err:  # what to fix, and it names no server path
         return jsonify({"error": f"index unavailable: {err}", "param": None}), 503
+    except StoreUnavailable as err:
+        # the reason may name the server's paths: it goes to the log, not to the caller
+        current_app.logger.warning("healthz: index unavailable: %s", err)
+        return jsonify({"error": "index unavailable (the server log says why)", "param": None}), 503
 
 
 @bp.get("/api/openapi.json")
