@@ -102,6 +102,9 @@ def index_files(
             summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
             continue
         filing["source"] = source
+        if not Path(source).is_absolute():
+            # where the relative source lives, so a server started elsewhere finds it
+            filing["source_root"] = Path.cwd().as_posix()
         record = FilingRecord(doc_id, source, digest, filing, embedder.name)
         pending.append((record, passages_for(filing, doc_id)))
         if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:

@@ -384,6 +384,40 @@ def test_download_serves_the_indexed_file(client: FlaskClient, store: EmbeddedSt
         assert response.headers["Content-Type"].count("charset") <= 1
 
 
+def test_an_original_is_found_when_the_server_runs_elsewhere(
+    index: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexed by a relative path in one folder, served from another: the filing
+    keeps the folder it was indexed in."""
+    import os
+    import shutil
+
+    from indexer.embeddings import EmbeddingCache
+    from indexer.pipeline import index_files
+    from indexer.reading import expand_paths
+
+    shutil.copytree(index["corpus"], tmp_path / "work" / "corpus")
+    monkeypatch.chdir(tmp_path / "work")
+    cache = EmbeddingCache(
+        Path(os.environ.get("JIXIAO_CACHE") or index["store"].parent / "cache.sqlite")
+    )
+    store = EmbeddedStore(tmp_path / "store", create=True)
+    try:
+        index_files(expand_paths([Path("corpus")]), store, embedder(), cache)
+    finally:
+        cache.close()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    client = create_app(store=store, embedder=embedder()).test_client()
+    doc_id, _ = next(iter(store.content_hashes().items()))
+    record = store.get_filing(doc_id)
+    assert record is not None and not Path(record.source).is_absolute()
+    response = client.get(f"/filing/{doc_id}/original")
+    assert response.status_code == 200
+    assert response.data == (tmp_path / "work" / record.source).read_bytes()
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("encoding", "charset"),
     [("utf-8", "utf-8"), ("utf-8-sig", "utf-8"), ("gb18030", "gb18030"), ("utf-16", "utf-16")],

@@ -79,16 +79,21 @@ def filing_view(record: FilingRecord) -> FilingView:
 
 
 def original_path(record: FilingRecord, source_root: Path) -> Path | None:
-    """The indexed file of ``record`` if it is still there (relative sources are under
-    ``source_root``, where ``jixiao index`` ran); None otherwise."""
-    path = Path(record.source)
-    if not path.is_absolute():
-        path = source_root / path
-    try:
-        path = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    return path if path.is_file() else None
+    """The indexed file of ``record`` if it is still there; None otherwise.
+
+    A relative source is looked for under ``source_root`` (the portal's setting), then
+    under the folder ``jixiao index`` ran in, when the filing records it.
+    """
+    source = Path(record.source)
+    roots = [source_root, Path(record.filing.get("source_root") or source_root)]
+    for path in [source] if source.is_absolute() else [root / source for root in roots]:
+        try:
+            path = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if path.is_file():
+            return path
+    return None
 
 
 def mime_type(path: Path) -> str:
