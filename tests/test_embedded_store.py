@@ -171,6 +171,10 @@ def _garble_text(store_dir: Path) -> None:
     (store_dir / "text" / "meta.json").write_text("{not json", encoding="utf-8")
 
 
+def _lose_text_meta(store_dir: Path) -> None:
+    (store_dir / "text" / "meta.json").unlink()
+
+
 def _garble_vectors(store_dir: Path) -> None:
     state = json.loads((store_dir / "vectors" / "state.json").read_text())
     (store_dir / "vectors" / state["files"]["slots"]).write_bytes(b"garbage")
@@ -184,7 +188,14 @@ def _text_state_ahead(store_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [_damage_text, _damage_vectors, _garble_text, _garble_vectors, _text_state_ahead],
+    [
+        _damage_text,
+        _damage_vectors,
+        _garble_text,
+        _lose_text_meta,
+        _garble_vectors,
+        _text_state_ahead,
+    ],
 )
 def test_derived_index_is_rebuilt_from_the_records(store_dir, damage, capfd):
     store = EmbeddedStore(store_dir)

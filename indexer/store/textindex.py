@@ -80,6 +80,9 @@ class TextIndex:
         if state is not None and state.get("signature") == _signature():
             self.generation = int(state["generation"])
             self.committing = state.get("committing")
+        if self.generation is not None and not (directory / "meta.json").exists():
+            # tantivy would quietly start an empty index where its catalogue went missing
+            raise DamagedIndex(f"text index at {directory} has lost its meta.json")
         directory.mkdir(parents=True, exist_ok=True)
         try:
             self.index = tantivy.Index(self.schema, path=str(directory), reuse=True)
