@@ -127,9 +127,11 @@ def _run_index(args: argparse.Namespace) -> int:
     from indexer.store.factory import open_store
 
     files = expand_paths(args.paths)
+    folders = [path for path in args.paths if path.is_dir()]
     if not files:
         print("jixiao: no .pdf, .docx or .txt files found", file=sys.stderr)
-        return 1
+        if not folders:
+            return 1  # an emptied folder still goes on: its filings are removed
     limit = _size_limit(args)
     if limit is None:
         return 2
@@ -137,7 +139,7 @@ def _run_index(args: argparse.Namespace) -> int:
         store = open_store(args.store, args.es, create=True)
         cache = EmbeddingCache(_cache_path())
         try:
-            summary = index_files(files, store, Embedder(args.model), cache, limit)
+            summary = index_files(files, store, Embedder(args.model), cache, limit, folders=folders)
         finally:
             cache.close()
             store.close()
@@ -266,9 +268,11 @@ def _run_parse(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     files = expand_paths(args.paths)
+    folders = [path for path in args.paths if path.is_dir()]
     if not files:
         print("jixiao: no .pdf, .docx or .txt files found", file=sys.stderr)
-        return 1
+        if not folders:
+            return 1  # an emptied folder still goes on: its filings are removed
     for path in files:
         try:
             filing = parse_file(path, limit)

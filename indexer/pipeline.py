@@ -19,7 +19,7 @@ from indexer.store.base import FilingRecord, Store
 
 # Part of every content hash: bump it when parsing or passages change, so that
 # the next run re-indexes files whose bytes did not change.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"  # 7: filings record their file's absolute path
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
 ENCODE_BATCH = 512
@@ -31,6 +31,7 @@ class IndexSummary:
     indexed: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0  # filings whose files were deleted from an indexed folder
     passages: int = 0
     encoded: int = 0
     seconds: float = 0.0
@@ -38,7 +39,8 @@ class IndexSummary:
     def line(self) -> str:
         return (
             f"{self.files} files: {self.indexed} indexed, {self.unchanged} unchanged, "
-            f"{len(self.failed)} failed; {self.passages} passages "
+            f"{len(self.failed)} failed{f', {self.removed} removed' if self.removed else ''}; "
+            f"{self.passages} passages "
             f"({self.encoded} newly encoded) in {self.seconds:.1f} s"
         )
 
@@ -65,6 +67,30 @@ def content_hash(path: Path, model: str) -> str:
     return digest.hexdigest()
 
 
+def stored_ids_by_file(locations: dict[str, str]) -> dict[str, str]:
+    """Absolute file path → doc_id of the stored filings (``Store.locations``).
+
+    A filing indexed before paths were recorded has only its source, relative to
+    the folder it was indexed in: taken as relative to this one, the usual case.
+    """
+    return {
+        (Path.cwd() / where).resolve().as_posix(): doc_id for doc_id, where in locations.items()
+    }
+
+
+def removed_files(locations: dict[str, str], folders: list[Path], seen: set[str]) -> list[str]:
+    """The stored filings whose recorded files were under ``folders`` and are gone."""
+    roots = [folder.resolve() for folder in folders]
+    gone = []
+    for doc_id, where in locations.items():
+        path = Path(where)
+        if not path.is_absolute() or where in seen or path.exists():
+            continue  # an old relative source says too little to delete on
+        if any(path.is_relative_to(root) for root in roots):
+            gone.append(doc_id)
+    return gone
+
+
 def index_files(
     files: list[Path],
     store: Store,
@@ -72,9 +98,21 @@ def index_files(
     cache: EmbeddingCache | None,
     max_bytes: int | None = None,
     show_progress: bool | None = None,
+    folders: list[Path] | None = None,
 ) -> IndexSummary:
-    """Index ``files`` into ``store``; one bad file is reported and skipped."""
+    """Index ``files`` into ``store``; one bad file is reported and skipped.
+
+    A file keeps the id it was first stored under, whatever folder the run starts
+    in; a file named twice is read once. Filings of files that were under one of
+    ``folders`` (the folders the user named) and are gone are removed.
+    """
     started = time.perf_counter()
+    locations = store.locations()
+    by_file = stored_ids_by_file(locations)
+    unique: dict[str, Path] = {}
+    for path in files:
+        unique.setdefault(path.resolve().as_posix(), path)
+    files = list(unique.values())
     summary = IndexSummary(files=len(files))
     known = store.content_hashes()
     if show_progress is None:
@@ -84,7 +122,8 @@ def index_files(
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
         source = source_name(path)
-        doc_id = doc_id_for(source)
+        location = path.resolve().as_posix()
+        doc_id = by_file.get(location) or doc_id_for(source)
         try:
             digest = content_hash(path, embedder.name)
         except OSError as err:
@@ -102,15 +141,16 @@ def index_files(
             summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
             continue
         filing["source"] = source
-        if not Path(source).is_absolute():
-            # where the relative source lives, so a server started elsewhere finds it
-            filing["source_root"] = Path.cwd().as_posix()
+        filing["path"] = location  # finds the file from any folder (serving, re-indexing)
         record = FilingRecord(doc_id, source, digest, filing, embedder.name)
         pending.append((record, passages_for(filing, doc_id)))
         if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:
             _encode_and_write(pending, store, embedder, cache, summary)
             pending = []
     _encode_and_write(pending, store, embedder, cache, summary)
+    for doc_id in removed_files(locations, folders or [], set(unique)):
+        store.delete_filing(doc_id)
+        summary.removed += 1
     summary.seconds = time.perf_counter() - started
     return summary
 

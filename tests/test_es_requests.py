@@ -264,6 +264,9 @@ def test_filings_page_body():
     assert first["sort"] == [{"doc_id": "asc"}] and first["size"] == 100
     assert "search_after" not in first
     assert req.filings_page_body(after=["d9"])["search_after"] == ["d9"]
+    assert first["_source"] == ["doc_id", "content_hash"]
+    where = req.filings_page_body(fields=req.FILING_LOCATIONS)
+    assert where["_source"] == ["doc_id", "source", "filing.path"]
 
 
 # --- writes -------------------------------------------------------------------------
@@ -425,6 +428,21 @@ def test_parse_filings_page():
     }  # fmt: skip
     assert req.parse_filings_page(resp) == ({"d1": "h1", "d2": "h2"}, ["d2"])
     assert req.parse_filings_page({"hits": {"hits": []}}) == ({}, None)
+
+
+def test_parse_filing_locations():
+    # _source filtering returns only the asked paths: the filing's path where recorded
+    resp = {
+        "hits": {
+            "hits": [
+                {"_source": {"doc_id": "d1", "source": "corpus/a.txt",
+                             "filing": {"path": "/srv/corpus/a.txt"}}, "sort": ["d1"]},
+                {"_source": {"doc_id": "d2", "source": "corpus/b.txt"}, "sort": ["d2"]},
+            ],
+        }
+    }  # fmt: skip
+    page, after = req.parse_filings_page(resp, req.filing_location)
+    assert page == {"d1": "/srv/corpus/a.txt", "d2": "corpus/b.txt"} and after == ["d2"]
 
 
 def test_bulk_errors_and_response_error():

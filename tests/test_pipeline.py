@@ -11,8 +11,9 @@ import pytest
 
 from indexer.embeddings import EmbeddingCache
 from indexer.model_check import ModelMismatch
-from indexer.passages import embedding_text
+from indexer.passages import embedding_text, passages_for
 from indexer.pipeline import ENCODE_BATCH, index_files
+from indexer.reading import expand_paths
 from indexer.search import Searcher
 from indexer.store.base import Filters
 from indexer.store.embedded import EmbeddedStore
@@ -80,3 +81,68 @@ def test_another_model_re_encodes_every_filing(tmp_path: Path) -> None:
     assert store.models() == {"another-model": 2}  # … answered after it
     assert Searcher(store, other).check_model() is None
     store.close()
+
+
+def test_a_file_is_one_filing_whatever_folder_the_run_starts_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "work" / "corpus"
+    corpus.mkdir(parents=True)
+    for path in sorted(CORPUS.glob("*.txt"))[:2]:
+        shutil.copy(path, corpus / path.name)
+    store = EmbeddedStore(tmp_path / "index")
+    embedder = CallCountingEmbedder()
+    monkeypatch.chdir(tmp_path / "work")
+    first = index_files(expand_paths([Path("corpus")]), store, embedder, None)
+    ids = set(store.content_hashes())
+    assert first.indexed == 2 and len(ids) == 2
+    for folder, named in ((corpus, Path(".")), (tmp_path, Path("work/corpus"))):
+        monkeypatch.chdir(folder)
+        again = index_files(expand_paths([named]), store, embedder, None)
+        assert (again.indexed, again.unchanged) == (0, 2), folder
+        assert set(store.content_hashes()) == ids
+    # a file named twice, through its folder and by itself, is read once
+    monkeypatch.chdir(tmp_path / "work")
+    one = sorted(corpus.glob("*.txt"))[0]
+    twice = index_files(
+        expand_paths([Path("corpus"), one, Path("./corpus")]), store, embedder, None
+    )
+    assert (twice.files, twice.unchanged) == (2, 2)
+    store.close()
+
+
+def test_files_deleted_from_an_indexed_folder_leave_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    other = tmp_path / "other"
+    corpus.mkdir()
+    other.mkdir()
+    texts = sorted(CORPUS.glob("*.txt"))
+    for path in texts[:3]:
+        shutil.copy(path, corpus / path.name)
+    shutil.copy(texts[3], other / texts[3].name)
+    store = EmbeddedStore(tmp_path / "index")
+    embedder = CallCountingEmbedder()
+    monkeypatch.chdir(tmp_path)
+    index_files(expand_paths([corpus, other]), store, embedder, None, folders=[corpus, other])
+    assert len(store.content_hashes()) == 4
+    gone = corpus / texts[0].name
+    gone.unlink()
+    # named without its folder: nothing is removed
+    kept = index_files(expand_paths([corpus / texts[1].name]), store, embedder, None)
+    assert kept.removed == 0 and len(store.content_hashes()) == 4
+    # the folder named again: its deleted file's filing goes, the other folder's stays
+    synced = index_files(expand_paths([corpus]), store, embedder, None, folders=[corpus])
+    assert (synced.unchanged, synced.removed) == (2, 1) and "1 removed" in synced.line()
+    locations = store.locations().values()
+    assert str(gone) not in locations and str(other / texts[3].name) in locations
+    total = store.keyword([], Filters(), 10_000, []).total
+    assert total == sum(len(passages_of(store, d)) for d in store.content_hashes())
+    store.close()
+
+
+def passages_of(store: EmbeddedStore, doc_id: str) -> list[dict]:
+    record = store.get_filing(doc_id)
+    assert record is not None
+    return passages_for(record.filing, doc_id)

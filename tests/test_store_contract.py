@@ -359,6 +359,21 @@ def test_rewrite_replaces_the_filing(filled, data):
     assert filled.get_filing("doc-a").filing == {"title": "v2"}
 
 
+def test_locations_are_recorded_paths_else_sources(filled, data):
+    assert filled.locations() == {r.doc_id: r.source for r, _, _ in data}
+    record, passages, vectors = data[0]
+    moved = FilingRecord(
+        record.doc_id,
+        record.source,
+        record.content_hash,
+        {**record.filing, "path": "/srv/filings/doc-a.txt"},
+        record.model,
+    )
+    filled.write_filing(moved, passages, vectors)
+    assert filled.locations()[record.doc_id] == "/srv/filings/doc-a.txt"
+    assert filled.locations()[data[1][0].doc_id] == data[1][0].source
+
+
 def test_rewrite_same_filing_twice_changes_nothing(filled, data):
     before = filled.keyword([["社区"]], Filters(), 100, FACETS)
     record, passages, vectors = data[1]

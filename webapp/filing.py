@@ -82,11 +82,13 @@ def original_path(record: FilingRecord, source_root: Path) -> Path | None:
     """The indexed file of ``record`` if it is still there; None otherwise.
 
     A relative source is looked for under ``source_root`` (the portal's setting), then
-    under the folder ``jixiao index`` ran in, when the filing records it.
+    at the absolute path the filing recorded when it was indexed (pipeline 7 on).
     """
     source = Path(record.source)
-    roots = [source_root, Path(record.filing.get("source_root") or source_root)]
-    for path in [source] if source.is_absolute() else [root / source for root in roots]:
+    candidates = [source] if source.is_absolute() else [source_root / source]
+    if record.filing.get("path"):
+        candidates.append(Path(record.filing["path"]))
+    for path in candidates:
         try:
             path = path.resolve(strict=True)
         except (OSError, RuntimeError):

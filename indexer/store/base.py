@@ -65,6 +65,11 @@ class Store(ABC):
         """doc_id → content hash of every stored filing."""
 
     @abstractmethod
+    def locations(self) -> dict[str, str]:
+        """doc_id → where every stored filing's file is: its ``path`` (absolute, recorded
+        since pipeline 7), else its ``source`` as given at index time."""
+
+    @abstractmethod
     def models(self) -> dict[str, int]:
         """Encoder name → number of filings whose vectors it made ("" for not recorded)."""
 

@@ -15,7 +15,7 @@ unit-tested in ``tests/test_es_requests.py``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -342,18 +342,28 @@ class ElasticStore(Store):
             return bool(self._client.indices.exists(index=self.index))
 
     def content_hashes(self) -> dict[str, str]:
-        """doc_id → content hash of every filing, paged by ``search_after``."""
-        hashes: dict[str, str] = {}
+        """doc_id → content hash of every filing."""
+        return self._every_filing(req.FILING_HASHES)
+
+    def locations(self) -> dict[str, str]:
+        """doc_id → where every filing's file is (see Store.locations)."""
+        return self._every_filing(req.FILING_LOCATIONS, req.filing_location)
+
+    def _every_filing(
+        self, fields: tuple, value: Callable[[Mapping], str] | None = None
+    ) -> dict[str, str]:
+        """doc_id → ``value`` of each filing's ``fields``, paged by ``search_after``."""
+        found: dict[str, str] = {}
         after = None
         while True:
-            body = req.filings_page_body(after=after)
+            body = req.filings_page_body(after=after, fields=fields)
             resp = self._search(body, "list the filings", self.filings_index)
             if resp is None:
                 return {}
-            page, after = req.parse_filings_page(resp)
-            hashes.update(page)
+            page, after = req.parse_filings_page(resp, value)
+            found.update(page)
             if len(page) < req.FILINGS_PAGE_SIZE:
-                return hashes
+                return found
 
     def models(self) -> dict[str, int]:
         """Encoder name → number of filings (empty when the index does not exist yet)."""

@@ -334,6 +334,10 @@ class EmbeddedStore(Store):
         with self._mutex:
             return self.records.content_hashes()
 
+    def locations(self) -> dict[str, str]:
+        with self._mutex:
+            return self.records.locations()
+
     def models(self) -> dict[str, int]:
         with self._mutex:
             return self.records.models()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -283,8 +283,14 @@ def msearch_lines(index: str, bodies: Sequence[dict]) -> list[dict]:
     return lines
 
 
-def filings_page_body(size: int = FILINGS_PAGE_SIZE, after: list | None = None) -> dict:
-    """One page of (doc_id, content_hash) over the filings index, by doc_id.
+FILING_HASHES = ("doc_id", "content_hash")
+FILING_LOCATIONS = ("doc_id", "source", "filing.path")
+
+
+def filings_page_body(
+    size: int = FILINGS_PAGE_SIZE, after: list | None = None, fields: tuple = FILING_HASHES
+) -> dict:
+    """One page of the filings index by doc_id, each hit's ``fields`` of its source.
 
     ``search_after`` (the last hit's sort values) pages through any number of
     filings; ``from`` would stop at 10,000.
@@ -293,7 +299,7 @@ def filings_page_body(size: int = FILINGS_PAGE_SIZE, after: list | None = None) 
         "query": {"match_all": {}},
         "size": size,
         "sort": [{"doc_id": "asc"}],
-        "_source": ["doc_id", "content_hash"],
+        "_source": list(fields),
         "track_total_hits": False,
     }
     if after is not None:
@@ -454,15 +460,24 @@ def filing_from_source(source: Mapping) -> FilingRecord:
     )
 
 
-def parse_filings_page(resp: Mapping) -> tuple[dict[str, str], list | None]:
-    """One page of ``filings_page_body`` → (doc_id → hash, ``search_after`` for the next page).
+def parse_filings_page(
+    resp: Mapping, value: Callable[[Mapping], str] | None = None
+) -> tuple[dict[str, str], list | None]:
+    """One page of ``filings_page_body`` → (doc_id → ``value`` of the hit's source, the
+    content hash by default; ``search_after`` for the next page).
 
     The second value is the last hit's sort values, None for an empty page; a page
     with fewer hits than asked is the last one.
     """
     hits = resp["hits"]["hits"]
-    page = {h["_source"]["doc_id"]: h["_source"].get("content_hash", "") for h in hits}
+    value = value or (lambda source: source.get("content_hash", ""))
+    page = {h["_source"]["doc_id"]: value(h["_source"]) for h in hits}
     return page, (hits[-1]["sort"] if hits else None)
+
+
+def filing_location(source: Mapping) -> str:
+    """Where a filing's file is, from a ``FILING_LOCATIONS`` source (see Store.locations)."""
+    return (source.get("filing") or {}).get("path") or source.get("source", "")
 
 
 def parse_models_response(resp: Mapping) -> dict[str, int]:

@@ -269,6 +269,13 @@ class Records:
     def content_hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT doc_id, content_hash FROM filings"))
 
+    def locations(self) -> dict[str, str]:
+        return dict(
+            self.db.execute(
+                "SELECT doc_id, coalesce(json_extract(filing, '$.path'), source) FROM filings"
+            )
+        )
+
     def models(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT model, count(*) FROM filings GROUP BY model"))
 
