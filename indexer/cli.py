@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from indexer.errors import ModelUnavailable, ReadError
+from indexer.errors import CacheUnavailable, ModelUnavailable, ReadError
 from indexer.reading import expand_paths, max_bytes_from_env, parse_file
 from indexer.search import MODES
 
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jixiao: interrupted", file=sys.stderr)
         return 130
-    except ModelUnavailable as err:
+    except (ModelUnavailable, CacheUnavailable) as err:
         print(f"jixiao: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -135,19 +135,23 @@ def _run_index(args: argparse.Namespace) -> int:
     limit = _size_limit(args)
     if limit is None:
         return 2
-    with _store_errors():
-        store = open_store(args.store, args.es, create=True)
-        cache = EmbeddingCache(_cache_path())
-        try:
-            summary = index_files(files, store, Embedder(args.model), cache, limit, folders=folders)
-        finally:
-            cache.close()
-            store.close()
-        for path, reason in summary.failed:
-            print(f"jixiao: {path}: {reason}", file=sys.stderr)
-        print(f"jixiao index: {summary.line()}")
-        return 1 if summary.failed else 0
-    return 2
+    cache = EmbeddingCache(_cache_path())
+    try:
+        with _store_errors():
+            store = open_store(args.store, args.es, create=True)
+            try:
+                summary = index_files(
+                    files, store, Embedder(args.model), cache, limit, folders=folders
+                )
+            finally:
+                store.close()
+            for path, reason in summary.failed:
+                print(f"jixiao: {path}: {reason}", file=sys.stderr)
+            print(f"jixiao index: {summary.line()}")
+            return 1 if summary.failed else 0
+        return 2
+    finally:
+        cache.close()
 
 
 def _run_search(args: argparse.Namespace) -> int:

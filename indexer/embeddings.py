@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from indexer.e5_model import DEFAULT_ADAPTER, DEFAULT_DEST, MARKER, build_id, build_model
-from indexer.errors import ModelUnavailable
+from indexer.errors import CacheUnavailable, ModelUnavailable
 
 DEFAULT_MODEL_DIR = DEFAULT_DEST
 BATCH_SIZE = 64
@@ -143,13 +143,37 @@ class EmbeddingCache:
     """Vectors by (model, text hash) in SQLite, so unchanged text is never encoded twice."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
-            " PRIMARY KEY (model, hash))"
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._open(path)
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError:
+                # not a database: the cache is derived data, so it starts again
+                aside = path.with_name(path.name + ".damaged")
+                path.replace(aside)
+                print(
+                    f"jixiao: embedding cache {path} is damaged; moved to {aside}, started anew",
+                    file=sys.stderr,
+                )
+                self._db = self._open(path)
+        except (OSError, sqlite3.Error) as err:
+            raise CacheUnavailable(f"embedding cache {path} cannot be opened: {err}") from None
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
+                " PRIMARY KEY (model, hash))"
+            )
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     def get(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

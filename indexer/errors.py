@@ -9,3 +9,7 @@ class ReadError(Exception):
 
 class ModelUnavailable(Exception):
     """The embedding model could not be loaded; ``str(err)`` names it and says why."""
+
+
+class CacheUnavailable(Exception):
+    """The embedding cache cannot be opened; ``str(err)`` names it and says why."""

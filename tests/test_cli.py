@@ -152,3 +152,16 @@ def test_bad_size_limit_in_the_environment_is_one_line(
     extra = ["--store", str(tmp_path / "store")] if command == "index" else []
     assert main([command, str(SEED), *extra]) == 2
     assert capsys.readouterr().err.strip() == "jixiao: JIXIAO_MAX_FILE_MB is not a number: 'abc'"
+
+
+def test_an_embedding_cache_that_cannot_open_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("JIXIAO_CACHE", str(blocked / "cache.sqlite"))
+    assert main(["index", str(SEED), "--store", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err
+    assert "embedding cache" in err and "cannot be opened" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "store").exists()  # nothing opened before the cache

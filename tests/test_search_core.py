@@ -150,6 +150,25 @@ class CountingEmbedder:
         return np.stack([r.standard_normal(8).astype(np.float32) for r in rng])
 
 
+def test_a_damaged_cache_is_moved_aside_and_one_that_cannot_open_is_one_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from indexer.errors import CacheUnavailable
+
+    path = tmp_path / "cache.sqlite"
+    path.write_text("junk, not a database")
+    cache = EmbeddingCache(path)
+    _, encoded = embed_cached(["甲"], CountingEmbedder(), cache)
+    assert encoded == 1
+    cache.close()
+    assert "is damaged; moved to" in capfd.readouterr().err
+    assert (tmp_path / "cache.sqlite.damaged").read_text() == "junk, not a database"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(CacheUnavailable, match="embedding cache .* cannot be opened"):
+        EmbeddingCache(blocked / "cache.sqlite")  # its folder is a file
+
+
 def test_embeddings_are_cached_by_text(tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
     embedder = CountingEmbedder()
