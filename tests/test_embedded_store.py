@@ -143,6 +143,20 @@ def test_missing_directory(tmp_path):
     assert not (tmp_path / "nothing-here").exists()
 
 
+@pytest.mark.parametrize("create", [False, True])
+def test_an_emptied_sqlite_file_is_a_damaged_store_not_a_new_one(store_dir, create):
+    store = EmbeddedStore(store_dir)
+    fill(store, 2)
+    store.close()
+    for name in os.listdir(store_dir):
+        if name.startswith("jixiao.sqlite-"):
+            (store_dir / name).unlink()
+    (store_dir / "jixiao.sqlite").write_bytes(b"")  # truncated to 0 bytes
+    with pytest.raises(StoreError, match="damaged or not a jixiao store"):
+        EmbeddedStore(store_dir, create=create)
+    assert (store_dir / "text").exists() and (store_dir / "vectors").exists()  # not wiped
+
+
 def test_corrupt_sqlite_is_a_clear_store_error(store_dir):
     store = EmbeddedStore(store_dir)
     fill(store, 2)

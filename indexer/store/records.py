@@ -70,13 +70,18 @@ class Change:
     rows: list[PassageRow] | None
 
 
+def _has_indexes(directory: Path) -> bool:
+    return (directory / "text").exists() or (directory / "vectors").exists()
+
+
 class Records:
     """Filings and passages in SQLite (WAL): atomic replace per filing, generations for replay."""
 
     def __init__(self, directory: Path, *, create: bool, dims: int) -> None:
         self.path = directory / FILE_NAME
         self.dims = dims
-        if not self.path.exists() and not create:
+        existed = self.path.exists()
+        if not existed and not create:
             raise StoreError(f"no index at {directory}: run jixiao index first")
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a filing's
@@ -91,6 +96,11 @@ class Records:
             # *ahead* of SQLite after such a loss and rebuild (see embedded.py). FULL
             # would fsync every filing, which dominates the time of an index run.
             self.db.execute("PRAGMA synchronous = NORMAL")
+            has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            if existed and has_meta is None and (not create or _has_indexes(directory)):
+                # an emptied file (truncated to 0 bytes) beside a store's indexes: opening
+                # it as a new store would answer nothing and wipe those indexes
+                raise sqlite3.DatabaseError("it holds no jixiao tables")
             self.db.executescript(_SCHEMA)
             self._init_meta()
         except sqlite3.DatabaseError as err:
