@@ -10,6 +10,7 @@ hub id works (``--model`` or ``JIXIAO_MODEL``). e5 models need their prefixes:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import sys
@@ -106,6 +107,10 @@ def _loaded_model(model: str, name: str) -> Any:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # a bar per load on every `jixiao search`
+            # their warnings on a failed load ("Could not resolve the revision …") would
+            # come before the one line that says why
+            hf_logging.set_verbosity_error()
+            logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
             try:
                 _models[model, name] = SentenceTransformer(model, device="cpu")
             except Exception as err:  # noqa: BLE001 - a path or hub id can fail in many ways

@@ -165,3 +165,24 @@ def test_an_embedding_cache_that_cannot_open_is_one_line(
     assert "embedding cache" in err and "cannot be opened" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "store").exists()  # nothing opened before the cache
+
+
+def test_a_damaged_pdf_is_one_line_without_the_library_s_own_warnings(tmp_path: Path) -> None:
+    import random
+    import subprocess
+    import sys
+
+    data = bytearray((FIXTURES / "003_5dd4e37a73cf10c8.pdf").read_bytes())
+    rng = random.Random(1)
+    for _ in range(2000):  # damage the cross-reference table pdfminer then repairs, noisily
+        data[rng.randrange(200, len(data))] = rng.randrange(256)
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(bytes(data))
+    # a process of its own: pytest's log capture would hide what pdfminer prints
+    jixiao = str(Path(sys.executable).parent / "jixiao")
+    done = subprocess.run([jixiao, "parse", str(damaged), "--json"], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"jixiao: {damaged}: PDF is truncated or corrupt",
+        "jixiao: 1 of 1 files failed",
+    ]

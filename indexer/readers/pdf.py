@@ -8,6 +8,7 @@ Prose is the text outside the tables, grouped into paragraphs by line spacing an
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,10 @@ from ..errors import ReadError
 from ..model import Block, Paragraph, RawDocument, Table
 from . import ocr
 from .cells import join_lines, join_wrapped, tidy_prose
+
+# pdfminer logs its repairs of damaged files ("Not adding object 1 to xref …") as
+# warnings on stderr; a file that cannot be read is reported once, as a ReadError
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 
