@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true", help="JSON Lines output (one filing a line)")
     parse.add_argument(
         "--max-size-mb",
-        type=float,
+        type=_megabytes,
         default=None,
         help="skip files larger than this (default 50, or JIXIAO_MAX_FILE_MB)",
     )
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     _store_options(index)
-    index.add_argument("--max-size-mb", type=float, default=None, help="skip larger files")
+    index.add_argument("--max-size-mb", type=_megabytes, default=None, help="skip larger files")
     index.set_defaults(run=_run_index)
 
     search = commands.add_parser(
@@ -253,6 +253,17 @@ def _search_text(result: dict) -> str:
             f"     {doc['department'] or ''} · {where} · {doc['year'] or ''} · {doc['source']}"
         )
     return "\n".join(lines)
+
+
+def _megabytes(raw: str) -> float:
+    """``--max-size-mb``: a positive number (argparse reports anything else)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {raw}")
+    return value
 
 
 def _size_limit(args: argparse.Namespace) -> int | None:

@@ -20,9 +20,12 @@ def max_bytes_from_env() -> int:
     if not raw:
         return DEFAULT_MAX_BYTES
     try:
-        return int(float(raw) * 1024 * 1024)
+        megabytes = float(raw)
     except ValueError as err:
         raise ReadError(f"JIXIAO_MAX_FILE_MB is not a number: {raw!r}") from err
+    if not megabytes > 0:
+        raise ReadError(f"JIXIAO_MAX_FILE_MB must be more than 0, not {raw!r}")
+    return int(megabytes * 1024 * 1024)
 
 
 def sniff(path: Path) -> str:

@@ -154,6 +154,23 @@ def test_bad_size_limit_in_the_environment_is_one_line(
     assert capsys.readouterr().err.strip() == "jixiao: JIXIAO_MAX_FILE_MB is not a number: 'abc'"
 
 
+@pytest.mark.parametrize("command", ["parse", "index"])
+def test_a_size_limit_must_be_positive(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    extra = ["--store", str(tmp_path / "store")] if command == "index" else []
+    with pytest.raises(SystemExit) as exited:
+        main([command, str(SEED), *extra, "--max-size-mb", "-1"])
+    assert exited.value.code == 2
+    assert "--max-size-mb: must be more than 0" in capsys.readouterr().err
+    monkeypatch.setenv("JIXIAO_MAX_FILE_MB", "0")
+    assert main([command, str(SEED), *extra]) == 2
+    assert "JIXIAO_MAX_FILE_MB must be more than 0" in capsys.readouterr().err
+
+
 def test_an_embedding_cache_that_cannot_open_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
