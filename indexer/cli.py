@@ -283,11 +283,9 @@ def _run_parse(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     files = expand_paths(args.paths)
-    folders = [path for path in args.paths if path.is_dir()]
     if not files:
         print("jixiao: no .pdf, .docx or .txt files found", file=sys.stderr)
-        if not folders:
-            return 1  # an emptied folder still goes on: its filings are removed
+        return 1
     for path in files:
         try:
             filing = parse_file(path, limit)
