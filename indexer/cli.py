@@ -145,6 +145,8 @@ def _run_index(args: argparse.Namespace) -> int:
                 )
             finally:
                 store.close()
+            for path, warning in summary.warnings:
+                print(f"jixiao: {path}: warning: {warning}", file=sys.stderr)
             for path, reason in summary.failed:
                 print(f"jixiao: {path}: {reason}", file=sys.stderr)
             print(f"jixiao index: {summary.line()}")

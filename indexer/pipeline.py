@@ -32,6 +32,7 @@ class IndexSummary:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     removed: int = 0  # filings whose files were deleted from an indexed folder
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, warning)
     passages: int = 0
     encoded: int = 0
     seconds: float = 0.0
@@ -140,6 +141,7 @@ def index_files(
         except Exception as err:  # noqa: BLE001 - one bad file must not stop the run
             summary.failed.append((str(path), f"could not parse ({type(err).__name__}: {err})"))
             continue
+        summary.warnings.extend((str(path), warning) for warning in filing.get("warnings", []))
         filing["source"] = source
         filing["path"] = location  # finds the file from any folder (serving, re-indexing)
         record = FilingRecord(doc_id, source, digest, filing, embedder.name)

@@ -146,3 +146,18 @@ def passages_of(store: EmbeddedStore, doc_id: str) -> list[dict]:
     record = store.get_filing(doc_id)
     assert record is not None
     return passages_for(record.filing, doc_id)
+
+
+def test_a_filing_s_warnings_reach_the_index_summary(tmp_path: Path) -> None:
+    from indexer.readers import ocr
+
+    if not ocr.ocr_available():
+        pytest.skip("tesseract with chi_sim not installed")
+    from PIL import Image
+
+    blank = tmp_path / "blank.pdf"
+    Image.new("RGB", (600, 400), "white").save(blank)
+    store = EmbeddedStore(tmp_path / "index")
+    summary = index_files([blank], store, CallCountingEmbedder(), None)
+    assert summary.warnings == [(str(blank), "OCR found no text on page 1")]
+    store.close()

@@ -360,6 +360,18 @@ def test_scanned_pdf_is_ocred() -> None:
     assert len(hits) >= 4
 
 
+def test_a_blank_scan_is_a_warning(tmp_path: Path) -> None:
+    if not ocr.ocr_available():
+        pytest.skip("tesseract with chi_sim not installed")
+    from PIL import Image
+
+    blank = tmp_path / "blank.pdf"
+    Image.new("RGB", (600, 400), "white").save(blank)
+    doc = read_pdf(blank)
+    assert doc.blocks == []
+    assert doc.warnings == ["OCR found no text on page 1"]
+
+
 def test_scanned_pdf_without_tesseract(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("JIXIAO_TESSERACT", str(tmp_path / "no-such-tesseract"))
     assert not ocr.ocr_available()

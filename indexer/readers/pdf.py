@@ -223,6 +223,7 @@ def _ocr_pages(pdf, scanned: list[int], pages: list[_Page], doc: RawDocument) ->
         )
         return
     failed: list[int] = []
+    blank: list[int] = []
     for number in scanned:
         try:
             image = pdf.pages[number - 1].to_image(resolution=ocr.OCR_DPI).original
@@ -231,11 +232,16 @@ def _ocr_pages(pdf, scanned: list[int], pages: list[_Page], doc: RawDocument) ->
             failed.append(number)
             continue
         page = pages[number - 1]
-        for i, block in enumerate(ocr.ocr_blocks(text)):
+        blocks = ocr.ocr_blocks(text)
+        if not blocks:
+            blank.append(number)
+        for i, block in enumerate(blocks):
             page.items.append(_Item(Paragraph(text=block, page=number), float(i)))
         doc.low_confidence = True
     if failed:
         doc.warnings.append(f"OCR failed on {ocr.describe_pages(failed)}")
+    if blank:
+        doc.warnings.append(f"OCR found no text on {ocr.describe_pages(blank)}")
 
 
 def _join_pages(pages: list[_Page]) -> list[Block]:
