@@ -135,6 +135,10 @@ def _run_index(args: argparse.Namespace) -> int:
     limit = _size_limit(args)
     if limit is None:
         return 2
+    if files and not folders and not any(path.exists() for path in files):
+        for path in files:  # nothing to index: no store is created for it
+            print(f"jixiao: {path}: cannot open (no such file)", file=sys.stderr)
+        return 1
     cache = EmbeddingCache(_cache_path())
     try:
         with _store_errors():

@@ -203,3 +203,12 @@ def test_a_damaged_pdf_is_one_line_without_the_library_s_own_warnings(tmp_path: 
         f"jixiao: {damaged}: PDF is truncated or corrupt",
         "jixiao: 1 of 1 files failed",
     ]
+
+
+def test_indexing_only_missing_files_creates_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    assert main(["index", str(tmp_path / "nope.txt"), "--store", str(store)]) == 1
+    assert "nope.txt: cannot open" in capsys.readouterr().err
+    assert not store.exists()
