@@ -48,11 +48,17 @@ class IndexSummary:
 
 def source_name(path: Path) -> str:
     """The path a filing is known by: relative to the working folder when inside it."""
-    resolved = path.resolve()
+    where = Path(location(path))
     try:
-        return resolved.relative_to(Path.cwd()).as_posix()
+        return where.relative_to(Path.cwd()).as_posix()
     except ValueError:
-        return resolved.as_posix()
+        return where.as_posix()
+
+
+def location(path: Path) -> str:
+    """Where a file is, absolute, symbolic links kept: a link in an indexed folder is
+    a file of that folder (deleting the link removes its filing), wherever it points."""
+    return Path(os.path.abspath(path)).as_posix()
 
 
 def content_hash(path: Path, model: str) -> str:
@@ -74,14 +80,12 @@ def stored_ids_by_file(locations: dict[str, str]) -> dict[str, str]:
     A filing indexed before paths were recorded has only its source, relative to
     the folder it was indexed in: taken as relative to this one, the usual case.
     """
-    return {
-        (Path.cwd() / where).resolve().as_posix(): doc_id for doc_id, where in locations.items()
-    }
+    return {location(Path(where)): doc_id for doc_id, where in locations.items()}
 
 
 def removed_files(locations: dict[str, str], folders: list[Path], seen: set[str]) -> list[str]:
     """The stored filings whose recorded files were under ``folders`` and are gone."""
-    roots = [folder.resolve() for folder in folders]
+    roots = [Path(location(folder)) for folder in folders]
     gone = []
     for doc_id, where in locations.items():
         path = Path(where)
@@ -112,7 +116,7 @@ def index_files(
     by_file = stored_ids_by_file(locations)
     unique: dict[str, Path] = {}
     for path in files:
-        unique.setdefault(path.resolve().as_posix(), path)
+        unique.setdefault(location(path), path)
     files = list(unique.values())
     summary = IndexSummary(files=len(files))
     known = store.content_hashes()
@@ -123,8 +127,8 @@ def index_files(
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
         source = source_name(path)
-        location = path.resolve().as_posix()
-        doc_id = by_file.get(location) or doc_id_for(source)
+        where = location(path)
+        doc_id = by_file.get(where) or doc_id_for(source)
         try:
             digest = content_hash(path, embedder.name)
         except OSError as err:
@@ -143,7 +147,7 @@ def index_files(
             continue
         summary.warnings.extend((str(path), warning) for warning in filing.get("warnings", []))
         filing["source"] = source
-        filing["path"] = location  # finds the file from any folder (serving, re-indexing)
+        filing["path"] = where  # finds the file from any folder (serving, re-indexing)
         record = FilingRecord(doc_id, source, digest, filing, embedder.name)
         pending.append((record, passages_for(filing, doc_id)))
         if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:

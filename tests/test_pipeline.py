@@ -161,3 +161,27 @@ def test_a_filing_s_warnings_reach_the_index_summary(tmp_path: Path) -> None:
     summary = index_files([blank], store, CallCountingEmbedder(), None)
     assert summary.warnings == [(str(blank), "OCR found no text on page 1")]
     store.close()
+
+
+def test_a_symbolic_link_is_a_file_of_the_folder_it_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    folder = tmp_path / "folder"
+    outside.mkdir()
+    folder.mkdir()
+    texts = sorted(CORPUS.glob("*.txt"))
+    shutil.copy(texts[0], folder / texts[0].name)
+    target = Path(shutil.copy(texts[1], outside / texts[1].name))
+    (folder / "linked.txt").symlink_to(target)
+    monkeypatch.chdir(tmp_path)
+    store = EmbeddedStore(tmp_path / "index")
+    embedder = CallCountingEmbedder()
+    first = index_files(expand_paths([folder]), store, embedder, None, folders=[folder])
+    assert first.indexed == 2
+    assert "folder/linked.txt" in {r.source for r in map(store.get_filing, store.content_hashes())}
+    (folder / "linked.txt").unlink()  # the link goes; its target stays
+    again = index_files(expand_paths([folder]), store, embedder, None, folders=[folder])
+    assert (again.unchanged, again.removed) == (1, 1)
+    assert len(store.content_hashes()) == 1
+    store.close()
