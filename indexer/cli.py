@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -267,8 +268,8 @@ def _megabytes(raw: str) -> float:
         value = float(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {raw}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number more than 0, not {raw}")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from collections.abc import Callable
@@ -23,8 +24,8 @@ def max_bytes_from_env() -> int:
         megabytes = float(raw)
     except ValueError as err:
         raise ReadError(f"JIXIAO_MAX_FILE_MB is not a number: {raw!r}") from err
-    if not megabytes > 0:
-        raise ReadError(f"JIXIAO_MAX_FILE_MB must be more than 0, not {raw!r}")
+    if not 0 < megabytes < math.inf:
+        raise ReadError(f"JIXIAO_MAX_FILE_MB must be a number more than 0, not {raw!r}")
     return int(megabytes * 1024 * 1024)
 
 

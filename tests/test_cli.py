@@ -162,13 +162,15 @@ def test_a_size_limit_must_be_positive(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     extra = ["--store", str(tmp_path / "store")] if command == "index" else []
-    with pytest.raises(SystemExit) as exited:
-        main([command, str(SEED), *extra, "--max-size-mb", "-1"])
-    assert exited.value.code == 2
-    assert "--max-size-mb: must be more than 0" in capsys.readouterr().err
-    monkeypatch.setenv("JIXIAO_MAX_FILE_MB", "0")
-    assert main([command, str(SEED), *extra]) == 2
-    assert "JIXIAO_MAX_FILE_MB must be more than 0" in capsys.readouterr().err
+    for bad in ("-1", "0", "nan", "inf", "1e400"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, str(SEED), *extra, "--max-size-mb", bad])
+        assert exited.value.code == 2
+        assert "--max-size-mb: must be a number more than 0" in capsys.readouterr().err
+        monkeypatch.setenv("JIXIAO_MAX_FILE_MB", bad)
+        assert main([command, str(SEED), *extra]) == 2
+        assert "JIXIAO_MAX_FILE_MB must be a number more than 0" in capsys.readouterr().err
+        monkeypatch.delenv("JIXIAO_MAX_FILE_MB")
 
 
 def test_an_embedding_cache_that_cannot_open_is_one_line(
