@@ -125,7 +125,7 @@ def _store_options(command: argparse.ArgumentParser) -> None:
 def _run_index(args: argparse.Namespace) -> int:
     from indexer.embeddings import Embedder, EmbeddingCache
     from indexer.pipeline import index_files
-    from indexer.store.factory import open_store
+    from indexer.store.factory import embedded_store_dir, open_store
 
     files = expand_paths(args.paths)
     folders = [path for path in args.paths if path.is_dir()]
@@ -140,14 +140,16 @@ def _run_index(args: argparse.Namespace) -> int:
         for path in files:  # nothing to index: no store is created for it
             print(f"jixiao: {path}: cannot open (no such file)", file=sys.stderr)
         return 1
+    embedder = Embedder(args.model)
+    folder = embedded_store_dir(args.store, args.es)
+    if folder is not None and not (folder / "jixiao.sqlite").exists():
+        embedder.dims()  # a new store needs the model: fail on it before creating the store
     cache = EmbeddingCache(_cache_path())
     try:
         with _store_errors():
             store = open_store(args.store, args.es, create=True)
             try:
-                summary = index_files(
-                    files, store, Embedder(args.model), cache, limit, folders=folders
-                )
+                summary = index_files(files, store, embedder, cache, limit, folders=folders)
             finally:
                 store.close()
             for path, warning in summary.warnings:

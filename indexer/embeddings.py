@@ -100,6 +100,9 @@ class Embedder:
 
 def _loaded_model(model: str, name: str) -> Any:
     """The process's SentenceTransformer for ``model`` as built now (``name``), loaded once."""
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+        # a path, not a hub id: say so, rather than the hub's rules for repository names
+        raise ModelUnavailable(f"cannot load the embedding model {model}: no such folder")
     with _models_lock:
         if (model, name) not in _models:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
