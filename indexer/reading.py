@@ -97,7 +97,8 @@ def parse_file(path: Path, max_bytes: int | None = None) -> Filing:
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files named, plus the supported files inside folders named (recursively, sorted)."""
+    """Files named, plus the supported files inside folders named (recursively, sorted;
+    hidden files and folders such as ``.git`` left out)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -105,7 +106,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
                 sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    if p.is_file()
+                    and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 )
             )
         else:

@@ -214,3 +214,18 @@ def test_indexing_only_missing_files_creates_no_store(
     assert main(["index", str(tmp_path / "nope.txt"), "--store", str(store)]) == 1
     assert "nope.txt: cannot open" in capsys.readouterr().err
     assert not store.exists()
+
+
+def test_hidden_files_and_folders_are_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from indexer.reading import expand_paths
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "sub").mkdir()
+    for name in (".git/x.txt", ".hidden.txt", "sub/filing.txt", "filing.txt"):
+        (tmp_path / name).write_text("项目名称")
+    found = [p.relative_to(tmp_path).as_posix() for p in expand_paths([tmp_path])]
+    assert found == ["filing.txt", "sub/filing.txt"]
+    # named by itself, a hidden file is read
+    assert expand_paths([tmp_path / ".hidden.txt"]) == [tmp_path / ".hidden.txt"]
