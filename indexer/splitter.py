@@ -391,11 +391,13 @@ def _title(doc: RawDocument) -> str | None:
     for block in doc.blocks[:40]:
         if not isinstance(block, Paragraph):
             continue
-        text = _SPACES.sub(" ", block.text).strip()
-        if len(text) > 60 or re.match(r"^(第[一二三四五六七八九十]+部分|附件)", text):
-            continue
-        if re.search(r"绩效(目标|文本)|预算", text):
-            return text
+        # an OCR'd page comes as one block of lines: its first line may be the title
+        for raw in (block.text, block.text.strip().split("\n", 1)[0]):
+            text = _SPACES.sub(" ", raw).strip()
+            if len(text) > 60 or re.match(r"^(第[一二三四五六七八九十]+部分|附件)", text):
+                continue
+            if re.search(r"绩效(目标|文本)|预算", text):
+                return text
     return None
 
 

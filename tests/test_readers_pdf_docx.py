@@ -360,6 +360,17 @@ def test_scanned_pdf_is_ocred() -> None:
     assert len(hits) >= 4
 
 
+def test_a_scanned_filing_keeps_its_title_filer_and_region() -> None:
+    if not ocr.ocr_available():
+        pytest.skip("tesseract with chi_sim not installed")
+    from indexer.reading import parse_file
+
+    filing = parse_file(FIXTURES / "scanned_page.pdf").to_json()
+    assert filing["title"].startswith("承德市司法局 2021 年部门预算绩效文本")
+    assert (filing["province"], filing["city"]) == ("河北省", "承德市")
+    assert filing["department"] == "承德市司法局" and filing["year"] == 2021
+
+
 def test_a_blank_scan_is_a_warning(tmp_path: Path) -> None:
     if not ocr.ocr_available():
         pytest.skip("tesseract with chi_sim not installed")
