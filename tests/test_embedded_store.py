@@ -143,28 +143,27 @@ def test_missing_directory(tmp_path):
     assert not (tmp_path / "nothing-here").exists()
 
 
-@pytest.mark.parametrize("create", [False, True])
-def test_an_emptied_sqlite_file_is_a_damaged_store_not_a_new_one(store_dir, create):
-    store = EmbeddedStore(store_dir)
-    fill(store, 2)
-    store.close()
-    for name in os.listdir(store_dir):
-        if name.startswith("jixiao.sqlite-"):
-            (store_dir / name).unlink()
-    (store_dir / "jixiao.sqlite").write_bytes(b"")  # truncated to 0 bytes
-    with pytest.raises(StoreError, match="damaged or not a jixiao store"):
-        EmbeddedStore(store_dir, create=create)
-    assert (store_dir / "text").exists() and (store_dir / "vectors").exists()  # not wiped
-
-
-def test_corrupt_sqlite_is_a_clear_store_error(store_dir):
+def replace_sqlite(store_dir: Path, data: bytes) -> None:
+    """A store of two filings whose SQLite file (and its WAL) is then replaced by ``data``."""
     store = EmbeddedStore(store_dir)
     fill(store, 2)
     store.close()
     for name in os.listdir(store_dir):
         if name.startswith("jixiao.sqlite"):
             (store_dir / name).unlink()
-    (store_dir / "jixiao.sqlite").write_bytes(b"this is not a database at all" * 200)
+    (store_dir / "jixiao.sqlite").write_bytes(data)
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_an_emptied_sqlite_file_is_a_damaged_store_not_a_new_one(store_dir, create):
+    replace_sqlite(store_dir, b"")  # truncated to 0 bytes
+    with pytest.raises(StoreError, match="damaged or not a jixiao store"):
+        EmbeddedStore(store_dir, create=create)
+    assert (store_dir / "text").exists() and (store_dir / "vectors").exists()  # not wiped
+
+
+def test_corrupt_sqlite_is_a_clear_store_error(store_dir):
+    replace_sqlite(store_dir, b"this is not a database at all" * 200)
     with pytest.raises(StoreError) as caught:
         EmbeddedStore(store_dir, create=False)
     message = str(caught.value)

@@ -83,13 +83,18 @@ def test_another_model_re_encodes_every_filing(tmp_path: Path) -> None:
     store.close()
 
 
+def folder_of(folder: Path, files: list[Path]) -> Path:
+    """``folder``, made, holding copies of ``files``."""
+    folder.mkdir(parents=True)
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 def test_a_file_is_one_filing_whatever_folder_the_run_starts_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = tmp_path / "work" / "corpus"
-    corpus.mkdir(parents=True)
-    for path in sorted(CORPUS.glob("*.txt"))[:2]:
-        shutil.copy(path, corpus / path.name)
+    corpus = folder_of(tmp_path / "work" / "corpus", sorted(CORPUS.glob("*.txt"))[:2])
     store = EmbeddedStore(tmp_path / "index")
     embedder = CallCountingEmbedder()
     monkeypatch.chdir(tmp_path / "work")
@@ -114,14 +119,9 @@ def test_a_file_is_one_filing_whatever_folder_the_run_starts_in(
 def test_files_deleted_from_an_indexed_folder_leave_the_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = tmp_path / "corpus"
-    other = tmp_path / "other"
-    corpus.mkdir()
-    other.mkdir()
     texts = sorted(CORPUS.glob("*.txt"))
-    for path in texts[:3]:
-        shutil.copy(path, corpus / path.name)
-    shutil.copy(texts[3], other / texts[3].name)
+    corpus = folder_of(tmp_path / "corpus", texts[:3])
+    other = folder_of(tmp_path / "other", texts[3:4])
     store = EmbeddedStore(tmp_path / "index")
     embedder = CallCountingEmbedder()
     monkeypatch.chdir(tmp_path)
@@ -166,13 +166,9 @@ def test_a_filing_s_warnings_reach_the_index_summary(tmp_path: Path) -> None:
 def test_a_symbolic_link_is_a_file_of_the_folder_it_is_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    outside = tmp_path / "outside"
-    folder = tmp_path / "folder"
-    outside.mkdir()
-    folder.mkdir()
     texts = sorted(CORPUS.glob("*.txt"))
-    shutil.copy(texts[0], folder / texts[0].name)
-    target = Path(shutil.copy(texts[1], outside / texts[1].name))
+    folder = folder_of(tmp_path / "folder", texts[:1])
+    target = folder_of(tmp_path / "outside", texts[1:2]) / texts[1].name
     (folder / "linked.txt").symlink_to(target)
     monkeypatch.chdir(tmp_path)
     store = EmbeddedStore(tmp_path / "index")
