@@ -120,6 +120,7 @@ def test_a_store_from_before_models_were_recorded_is_upgraded(store_dir):
     store.close()
     db = sqlite3.connect(store_dir / "jixiao.sqlite")
     db.execute("ALTER TABLE filings DROP COLUMN model")  # the version-1 layout
+    db.execute("ALTER TABLE filings DROP COLUMN path")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
@@ -134,7 +135,26 @@ def test_a_store_from_before_models_were_recorded_is_upgraded(store_dir):
     db = sqlite3.connect(store_dir / "jixiao.sqlite")
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert version == ("2",)
+    assert version == ("3",)
+
+
+def test_a_store_from_before_paths_were_recorded_is_upgraded(store_dir):
+    store = EmbeddedStore(store_dir)
+    fill(store, 2)
+    store.close()
+    db = sqlite3.connect(store_dir / "jixiao.sqlite")
+    db.execute("ALTER TABLE filings DROP COLUMN path")  # the version-2 layout
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    upgraded = EmbeddedStore(store_dir, create=False)
+    sources = {doc_id: upgraded.get_filing(doc_id).source for doc_id in upgraded.content_hashes()}
+    assert upgraded.locations() == sources  # only the sources are known
+    record, passages, vectors = synthetic_filing(1, version=1)
+    moved = replace(record, filing={**record.filing, "path": "/srv/filings/f0001.txt"})
+    upgraded.write_filing(moved, passages, vectors)
+    assert upgraded.locations()["f0001"] == "/srv/filings/f0001.txt"
+    upgraded.close()
 
 
 def test_missing_directory(tmp_path):

@@ -22,7 +22,10 @@ import numpy as np
 from indexer.store.base import FilingRecord, StoreError
 
 FILE_NAME = "jixiao.sqlite"
-SCHEMA_VERSION = "2"  # 2: filings.model
+SCHEMA_VERSION = "3"  # 2: filings.model; 3: filings.path
+# columns later versions added to filings: an older store gains them in place
+# (model "" = not recorded; path NULL = only the source is known)
+ADDED_COLUMNS = {"model": "TEXT NOT NULL DEFAULT ''", "path": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +35,8 @@ CREATE TABLE IF NOT EXISTS filings (
     content_hash TEXT NOT NULL,
     filing TEXT NOT NULL,
     gen INTEGER NOT NULL,
-    model TEXT NOT NULL DEFAULT ''
+    model TEXT NOT NULL DEFAULT '',
+    path TEXT
 );
 CREATE INDEX IF NOT EXISTS filings_gen ON filings (gen);
 -- rowid is the passage's stable integer handle for the derived indexes;
@@ -110,8 +114,12 @@ class Records:
             ) from None
 
     def _init_meta(self) -> None:
-        if not self._has_model_column():
-            self._add_model_column()
+        if not set(ADDED_COLUMNS) <= self._columns():
+            self._add_columns()
+        # covers locations(): read beside the filings' JSON, which an index run never needs
+        self.db.execute(
+            "CREATE INDEX IF NOT EXISTS filings_where ON filings (doc_id, source, path)"
+        )
         row = self.db.execute("SELECT value FROM meta WHERE key = 'dims'").fetchone()
         if row is None:
             self.db.execute("BEGIN IMMEDIATE")
@@ -127,17 +135,16 @@ class Records:
                 "index again with the same embedding model or use another --store"
             )
 
-    def _has_model_column(self) -> bool:
-        return any(r[1] == "model" for r in self.db.execute("PRAGMA table_info(filings)"))
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self.db.execute("PRAGMA table_info(filings)")}
 
-    def _add_model_column(self) -> None:
-        """Upgrade a version-1 store in place: its filings' model is "" (not recorded)."""
+    def _add_columns(self) -> None:
+        """Upgrade an older store in place with the columns later versions added."""
         with self._transaction() as db:
-            if not self._has_model_column():  # another process may have just done it
-                db.execute("ALTER TABLE filings ADD COLUMN model TEXT NOT NULL DEFAULT ''")
-                db.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,)
-                )
+            for name, definition in ADDED_COLUMNS.items():
+                if name not in self._columns():  # another process may have just added it
+                    db.execute(f"ALTER TABLE filings ADD COLUMN {name} {definition}")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     # -- writing ---------------------------------------------------------------------
 
@@ -171,7 +178,7 @@ class Records:
                 db.execute("DELETE FROM tombstones WHERE doc_id = ?", (record.doc_id,))
                 db.execute(
                     "INSERT OR REPLACE INTO filings (doc_id, source, content_hash, filing, gen, "
-                    "model) VALUES (?, ?, ?, ?, ?, ?)",
+                    "model, path) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.doc_id,
                         record.source,
@@ -179,6 +186,7 @@ class Records:
                         json.dumps(record.filing, ensure_ascii=False),
                         gen,
                         record.model,
+                        record.filing.get("path"),
                     ),
                 )
                 for pos, (passage, vector) in enumerate(zip(passages, vectors, strict=True)):
@@ -280,11 +288,7 @@ class Records:
         return dict(self.db.execute("SELECT doc_id, content_hash FROM filings"))
 
     def locations(self) -> dict[str, str]:
-        return dict(
-            self.db.execute(
-                "SELECT doc_id, coalesce(json_extract(filing, '$.path'), source) FROM filings"
-            )
-        )
+        return dict(self.db.execute("SELECT doc_id, coalesce(path, source) FROM filings"))
 
     def models(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT model, count(*) FROM filings GROUP BY model"))
