@@ -119,7 +119,8 @@ def test_a_store_from_before_models_were_recorded_is_upgraded(store_dir):
     before = snapshot(store)
     store.close()
     db = sqlite3.connect(store_dir / "jixiao.sqlite")
-    db.execute("ALTER TABLE filings DROP COLUMN model")  # the version-1 layout
+    db.execute("DROP INDEX filings_where")  # the version-1 layout
+    db.execute("ALTER TABLE filings DROP COLUMN model")
     db.execute("ALTER TABLE filings DROP COLUMN path")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
@@ -143,7 +144,8 @@ def test_a_store_from_before_paths_were_recorded_is_upgraded(store_dir):
     fill(store, 2)
     store.close()
     db = sqlite3.connect(store_dir / "jixiao.sqlite")
-    db.execute("ALTER TABLE filings DROP COLUMN path")  # the version-2 layout
+    db.execute("DROP INDEX filings_where")  # the version-2 layout
+    db.execute("ALTER TABLE filings DROP COLUMN path")
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.commit()
     db.close()
