@@ -114,20 +114,18 @@ def index_files(
     started = time.perf_counter()
     locations = store.locations()
     by_file = stored_ids_by_file(locations)
-    unique: dict[str, Path] = {}
+    unique: dict[str, Path] = {}  # where each file is → the file, once per run
     for path in files:
         unique.setdefault(location(path), path)
-    files = list(unique.values())
-    summary = IndexSummary(files=len(files))
+    summary = IndexSummary(files=len(unique))
     known = store.content_hashes()
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     pending: list[tuple[FilingRecord, list[dict]]] = []  # parsed, waiting to be encoded
-    bar = tqdm(files, unit="file", disable=not show_progress, file=sys.stderr)
-    for path in bar:
+    bar = tqdm(unique.items(), unit="file", disable=not show_progress, file=sys.stderr)
+    for where, path in bar:
         bar.set_postfix_str(path.name[-30:])
         source = source_name(path)
-        where = location(path)
         doc_id = by_file.get(where) or doc_id_for(source)
         try:
             digest = content_hash(path, embedder.name)
