@@ -7,10 +7,10 @@ Written once for every store. Modes:
 * ``semantic``: the nearest passages by embedding; the match set is the top
   ``SEMANTIC_POOL`` candidates and any passage tied with the last of them
   (similarities of e5 sit in a narrow band, so no fixed threshold can say which
-  are "matches"). Filters narrow that set, they do
-  not refill it: a filtered search keeps the nearest passages within the filters
-  that are at least as similar as the unfiltered search's last candidate. So a
-  facet's count is what clicking it gives, as in keyword mode.
+  are "matches"). Filters narrow that set, they do not refill it: a filtered
+  search keeps the nearest passages within the filters that are at least as
+  similar as the unfiltered search's last candidate. So a facet's count is what
+  clicking it gives, as in keyword mode.
 * ``hybrid``: both lists fused by reciprocal rank fusion, computed here so it is
   free on every Elasticsearch licence; the match set is their union. The first
   ``FUSION_DEPTH`` keyword hits are fused; deeper ones follow in BM25 order.
