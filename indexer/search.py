@@ -158,9 +158,10 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
-def query_text(query: str) -> str:
-    """What the encoder sees for a query: the query and the glossary's official terms."""
-    return " ".join([query, *expand(query)])
+def query_text(query: str, expansions: list[str] | None = None) -> str:
+    """What the encoder sees for a query: the query and the glossary's official terms
+    (``expansions``, when the caller has already looked them up)."""
+    return " ".join([query, *(expand(query) if expansions is None else expansions)])
 
 
 def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
@@ -241,7 +242,9 @@ class Searcher:
         expansions = expand(request.query) if mode != "keyword" else []
         embedding = None
         if request.uses_vectors:
-            embedding = _EMBED_POOL.submit(self.embedder.encode_query, query_text(request.query))
+            embedding = _EMBED_POOL.submit(
+                self.embedder.encode_query, query_text(request.query, expansions)
+            )
         if mode in ("keyword", "hybrid") and (groups or not request.query):
             result = self.store.keyword(groups, request.filters, max(wanted, FUSION_DEPTH), facets)
             keyword_ids = [pid for pid, _ in result.hits]
