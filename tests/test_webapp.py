@@ -456,6 +456,25 @@ def test_download_refuses_anything_else(client: FlaskClient, url: str) -> None:
     assert b"root:" not in response.data and b"[project]" not in response.data
 
 
+def test_a_file_edited_after_indexing_is_not_served_as_the_original(
+    client: FlaskClient, store: EmbeddedStore
+) -> None:
+    doc_id = next(iter(store.content_hashes()))
+    source = Path(store.get_filing(doc_id).source)
+    indexed = source.read_bytes()
+    source.write_bytes(indexed + "\n补充说明：本表已修订。\n".encode())
+    try:
+        response = client.get(f"/filing/{doc_id}/original")
+        assert response.status_code == 409
+        assert "重新运行 jixiao index" in response.get_data(as_text=True)
+        page = client.get(f"/filing/{doc_id}").get_data(as_text=True)
+        assert f"/filing/{doc_id}/original" not in page and "改动过" in page
+    finally:
+        source.write_bytes(indexed)
+    assert client.get(f"/filing/{doc_id}/original").data == indexed
+    assert f"/filing/{doc_id}/original" in client.get(f"/filing/{doc_id}").get_data(as_text=True)
+
+
 def test_download_of_a_moved_file_is_404(
     client: FlaskClient, store: EmbeddedStore, index: dict, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.errors import ReadError
+from indexer.pipeline import content_hash
 from indexer.readers.text import text_encoding
 from indexer.store.base import FilingRecord
 
@@ -96,6 +97,31 @@ def original_path(record: FilingRecord, source_root: Path) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+@dataclass(frozen=True)
+class Original:
+    """A filing's indexed file as it is on disk now."""
+
+    path: Path
+    unchanged: bool  # it still holds the bytes (and pipeline) its passages came from
+
+
+def find_original(record: FilingRecord, source_root: Path) -> Original | None:
+    """The indexed file of ``record`` and whether it changed since; None when it is gone.
+
+    A file edited after indexing no longer backs the passages shown for it, so
+    the portal says so instead of serving it as the source. A store built by an
+    older pipeline reads as changed too: its filings are re-read on the next run.
+    """
+    path = original_path(record, source_root)
+    if path is None:
+        return None
+    try:
+        unchanged = content_hash(path, record.model) == record.content_hash
+    except OSError:
+        return None
+    return Original(path, unchanged)
 
 
 def mime_type(path: Path) -> str:

@@ -13,13 +13,18 @@ from indexer.search import QueryError, SearchRequest
 from indexer.store.base import Filters
 from webapp import compare as cmp
 from webapp import facets as fc
-from webapp.filing import DOC_ID, filing_view, mime_type, original_path
+from webapp.filing import DOC_ID, filing_view, find_original, mime_type
 from webapp.params import query_string, search_request, state_pairs, view_url
 from webapp.portal import Portal
 from webapp.ranking import iter_hits, rank_all
+from webapp.views.errors import error_response
 
 bp = Blueprint("pages", __name__)
 MAX_PAGE_LINKS = 7
+CHANGED_ORIGINAL = (
+    "原文件在编入索引之后改动过（或索引由旧版 jixiao 建立），与本页内容不再对应。"
+    "请重新运行 jixiao index 后再下载。"
+)
 
 
 def portal() -> Portal:
@@ -95,12 +100,11 @@ def filing(doc_id: str) -> str:
     """A filing rendered as its narrative and project tables, anchors by passage id."""
     record = _record_or_404(doc_id)
     view = filing_view(record)
-    root = Path(current_app.config["SOURCE_ROOT"])
     return render_template(
         "filing.html",
         view=view,
         f=view.filing,
-        has_original=original_path(record, root) is not None,
+        original=find_original(record, Path(current_app.config["SOURCE_ROOT"])),
         back_url=request.referrer if _same_site(request.referrer) else None,
     )
 
@@ -123,9 +127,12 @@ def _same_site(url: str | None) -> bool:
 def original(doc_id: str) -> Response:
     """The indexed file of a filing, and nothing else: looked up by id, never by path."""
     record = _record_or_404(doc_id)
-    path = original_path(record, Path(current_app.config["SOURCE_ROOT"]))
-    if path is None:
+    found = find_original(record, Path(current_app.config["SOURCE_ROOT"]))
+    if found is None:
         abort(404)
+    if not found.unchanged:
+        return error_response(409, CHANGED_ORIGINAL)[0]
+    path = found.path
     content_type = mime_type(path)
     response = send_file(
         path, mimetype=content_type, as_attachment=True, download_name=path.name, max_age=0
