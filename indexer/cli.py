@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     _store_options(index)
     index.add_argument("--max-size-mb", type=_megabytes, default=None, help="skip larger files")
+    index.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="Elasticsearch: read every file into new indices, then swap the alias at once "
+        "(filings of files not named are dropped)",
+    )
     index.set_defaults(run=_run_index)
 
     search = commands.add_parser(
@@ -124,7 +130,7 @@ def _store_options(command: argparse.ArgumentParser) -> None:
 
 def _run_index(args: argparse.Namespace) -> int:
     from indexer.embeddings import Embedder, EmbeddingCache
-    from indexer.pipeline import index_files
+    from indexer.pipeline import RebuildStopped, index_files
     from indexer.store.factory import embedded_store_dir, open_store
 
     files = expand_paths(args.paths)
@@ -142,6 +148,13 @@ def _run_index(args: argparse.Namespace) -> int:
         return 1
     embedder = Embedder(args.model)
     folder = embedded_store_dir(args.store, args.es)
+    if args.rebuild and folder is not None:
+        print(
+            "jixiao: --rebuild needs Elasticsearch (--es URL); for the embedded store, "
+            "index into a new --store folder and serve that one",
+            file=sys.stderr,
+        )
+        return 2
     if folder is not None and not (folder / "jixiao.sqlite").exists():
         embedder.dims()  # a new store needs the model: fail on it before creating the store
     cache = EmbeddingCache(_cache_path())
@@ -149,7 +162,12 @@ def _run_index(args: argparse.Namespace) -> int:
         with _store_errors():
             store = open_store(args.store, args.es, create=True)
             try:
-                summary = index_files(files, store, embedder, cache, limit, folders=folders)
+                summary = index_files(
+                    files, store, embedder, cache, limit, folders=folders, rebuild=args.rebuild
+                )
+            except RebuildStopped as err:
+                print(f"jixiao: {err}", file=sys.stderr)
+                return 1
             finally:
                 store.close()
             for path, warning in summary.warnings:

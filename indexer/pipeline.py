@@ -6,9 +6,11 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from indexer.embeddings import Embedder, EmbeddingCache, embed_cached
@@ -104,21 +106,84 @@ def index_files(
     max_bytes: int | None = None,
     show_progress: bool | None = None,
     folders: list[Path] | None = None,
+    rebuild: bool = False,
 ) -> IndexSummary:
     """Index ``files`` into ``store``; one bad file is reported and skipped.
 
     A file keeps the id it was first stored under, whatever folder the run starts
     in; a file named twice is read once. Filings of files that were under one of
     ``folders`` (the folders the user named) and are gone are removed.
+
+    ``rebuild`` reads every file again into a new index that replaces the whole
+    store at once (``Store.rebuild``): filings of files not named are dropped.
     """
     started = time.perf_counter()
     locations = store.locations()
-    by_file = stored_ids_by_file(locations)
     unique: dict[str, Path] = {}  # where each file is → the file, once per run
     for path in files:
         unique.setdefault(location(path), path)
     summary = IndexSummary(files=len(unique))
-    known = store.content_hashes()
+    known = {} if rebuild else store.content_hashes()
+    filings = _encoded_filings(
+        unique,
+        stored_ids_by_file(locations),
+        known,
+        embedder,
+        cache,
+        max_bytes,
+        show_progress,
+        summary,
+    )
+    if rebuild:
+        rebuilt: set[str] = set()
+        store.rebuild(_complete(filings, summary, rebuilt))
+        summary.removed = len(set(locations) - rebuilt)
+    else:
+        for record, passages, vectors in filings:
+            store.write_filing(record, passages, vectors)
+        for doc_id in removed_files(locations, folders or [], set(unique)):
+            store.delete_filing(doc_id)
+            summary.removed += 1
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+class RebuildStopped(Exception):
+    """A full rebuild met files it could not read: the live index was left as it was."""
+
+
+def _complete(
+    filings: Iterator[tuple[FilingRecord, list[dict], np.ndarray]],
+    summary: IndexSummary,
+    rebuilt: set[str],
+) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
+    """``filings`` for a rebuild, stopping it before the swap if any file failed: the
+    new index would lack those filings, which the live one may still have."""
+    for filing in filings:
+        rebuilt.add(filing[0].doc_id)
+        yield filing
+    if summary.failed:
+        raise RebuildStopped(
+            f"{len(summary.failed)} of {summary.files} files could not be read; "
+            "the index was not replaced (fix or remove them, then rebuild again)"
+        )
+
+
+def _encoded_filings(
+    unique: dict[str, Path],
+    by_file: dict[str, str],
+    known: dict[str, str],
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    max_bytes: int | None,
+    show_progress: bool | None,
+    summary: IndexSummary,
+) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
+    """Each new or changed file's record, passages and vectors, counted in ``summary``.
+
+    Files are parsed one by one and encoded across filings in batches of
+    ENCODE_BATCH passages; unchanged files (hash in ``known``) are skipped.
+    """
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     pending: list[tuple[FilingRecord, list[dict]]] = []  # parsed, waiting to be encoded
@@ -149,30 +214,24 @@ def index_files(
         record = FilingRecord(doc_id, source, digest, filing, embedder.name)
         pending.append((record, passages_for(filing, doc_id)))
         if sum(len(passages) for _, passages in pending) >= ENCODE_BATCH:
-            _encode_and_write(pending, store, embedder, cache, summary)
+            yield from _encoded(pending, embedder, cache, summary)
             pending = []
-    _encode_and_write(pending, store, embedder, cache, summary)
-    for doc_id in removed_files(locations, folders or [], set(unique)):
-        store.delete_filing(doc_id)
-        summary.removed += 1
-    summary.seconds = time.perf_counter() - started
-    return summary
+    yield from _encoded(pending, embedder, cache, summary)
 
 
-def _encode_and_write(
+def _encoded(
     pending: list[tuple[FilingRecord, list[dict]]],
-    store: Store,
     embedder: Embedder,
     cache: EmbeddingCache | None,
     summary: IndexSummary,
-) -> None:
-    """Encode the passages of several filings in one call, then write each filing."""
+) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
+    """Encode the passages of several filings in one call, then hand out each filing."""
     texts = [embedding_text(p) for _, passages in pending for p in passages]
     vectors, encoded = embed_cached(texts, embedder, cache)
     summary.encoded += encoded
     offset = 0
     for record, passages in pending:
-        store.write_filing(record, passages, vectors[offset : offset + len(passages)])
+        yield record, passages, vectors[offset : offset + len(passages)]
         offset += len(passages)
         summary.indexed += 1
         summary.passages += len(passages)

@@ -216,6 +216,18 @@ def test_indexing_only_missing_files_creates_no_store(
     assert not store.exists()
 
 
+def test_a_rebuild_of_the_embedded_store_is_refused_before_anything_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JIXIAO_ES_URL", raising=False)
+    filing = tmp_path / "filing.txt"
+    filing.write_text("项目名称 社区矫正", encoding="utf-8")
+    store = tmp_path / "store"
+    assert main(["index", str(filing), "--store", str(store), "--rebuild"]) == 2
+    assert "--rebuild needs Elasticsearch" in capsys.readouterr().err
+    assert not store.exists()
+
+
 def test_hidden_files_and_folders_are_left_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,7 +16,7 @@ import pytest
 from indexer import schema
 from indexer.store import es_requests as req
 from indexer.store.base import FilingRecord, Filters, StoreError
-from indexer.store.elastic import ElasticStore, _redact, _split_url
+from indexer.store.elastic import ElasticStore, _redact, _split_url, client_options
 
 DIMS = schema.vector_dims()
 
@@ -46,6 +46,19 @@ def test_index_body_is_a_copy_and_refresh_interval_only_added_on_request():
     body["mappings"]["properties"]["id"]["type"] = "changed"
     assert "refresh_interval" not in req.index_body()["settings"]
     assert schema.properties()["id"]["type"] == "keyword"
+
+
+def test_replicas_as_declared_unless_set(monkeypatch):
+    assert req.index_body()["settings"]["number_of_replicas"] == 0  # one node
+    assert req.index_body(replicas=2)["settings"]["number_of_replicas"] == 2
+    assert req.filings_index_body(replicas=1)["settings"]["number_of_replicas"] == 1
+    assert req.replicas_setting(None) is None and req.replicas_setting(" 1 ") == 1
+    for bad in ("-1", "two", "1.5"):
+        with pytest.raises(ValueError, match="JIXIAO_ES_REPLICAS"):
+            req.replicas_setting(bad)
+    monkeypatch.setenv("JIXIAO_ES_REPLICAS", "-1")
+    with pytest.raises(StoreError, match="JIXIAO_ES_REPLICAS"):
+        ElasticStore("http://localhost:9200")
 
 
 def test_filter_and_facet_fields_are_aggregatable_keyword_fields():
@@ -208,6 +221,20 @@ def test_keyword_body_size_capped_at_result_window():
     assert req.keyword_search_body([], Filters(), 50_000, [])["size"] == req.MAX_RESULT_WINDOW
 
 
+def test_hits_past_the_result_window_are_read_by_search_after():
+    first = req.keyword_search_body([["x"]], Filters({"year": ("2023",)}), 25_000, ["province"])
+    after = [3.5, "p9999"]
+    more = req.keyword_next_page_body(first, after, 15_000)
+    assert more["search_after"] == after and more["sort"] == first["sort"]
+    assert more["query"] == first["query"]  # the same filtered match set, the same order
+    assert more["size"] == req.MAX_RESULT_WINDOW  # still one window per request
+    assert req.keyword_next_page_body(first, after, 20)["size"] == 20
+    assert "aggs" not in more and more["track_total_hits"] is False  # came with page one
+    assert "aggs" in first and "search_after" not in first  # the first body is untouched
+    assert req.last_sort(KEYWORD_RESPONSE) == [3.5, "p2"]
+    assert req.last_sort({"hits": {"hits": []}}) is None
+
+
 def test_knn_body_filter_is_inside_the_knn_section():
     vector = unit_vector(1)
     body = req.knn_search_body(vector, Filters({"year": ("2025", "2024")}), k=10)
@@ -282,6 +309,31 @@ def test_bulk_actions_alternate_action_and_source_with_vector():
     assert lines[1]["vector"] == pytest.approx(vectors[0].tolist())
     assert all(type(x) is float for x in lines[3]["vector"])
     json.dumps(lines)  # float32 arrays would not serialise
+
+
+def test_empty_filter_values_are_not_sent_as_terms():
+    lines = req.bulk_actions("jx", [passage("p1", county="", heading="")], unit_vector(3)[None])
+    assert "county" not in lines[1]  # "" would be a facet bucket and a filter match
+    assert lines[1]["heading"] == ""  # not a filter field: kept as written
+
+
+def test_an_empty_facet_bucket_is_not_a_value():
+    resp = {
+        "hits": {"total": {"value": 3, "relation": "eq"}, "hits": []},
+        "aggregations": {
+            "county": {"buckets": [{"key": "", "doc_count": 2}, {"key": "正定县", "doc_count": 1}]}
+        },
+    }
+    assert req.parse_keyword_response(resp).facets == {"county": [("正定县", 1)]}
+
+
+def test_long_free_text_keyword_fields_stop_short_of_lucenes_term_limit():
+    fields = req.index_body()["mappings"]["properties"]
+    for name in ("title", "heading", "project_name", "indicator_name", "value", "source"):
+        # 8191 characters × 4 bytes ≤ 32,766, the most Lucene takes in one term
+        assert fields[name]["ignore_above"] * 4 <= 32_766
+    for name in schema.filter_fields():
+        assert "ignore_above" not in fields[name]  # filter values are matched in full
 
 
 def test_bulk_actions_refuses_mismatches():
@@ -487,6 +539,21 @@ def test_split_url_takes_credentials_out_of_the_url(monkeypatch):
     with pytest.raises(StoreError, match="http://host:9200"):
         _split_url("localhost:9200")
     assert _redact("http://elastic:secret@es:9200") == "http://elastic:***@es:9200"
+
+
+def test_client_options_credentials_and_tls_from_the_environment():
+    env = {"JIXIAO_ES_PASSWORD": "pw", "JIXIAO_ES_CA_CERTS": "/certs/http_ca.crt"}
+    plain = client_options("http://es:9200", env=env)
+    assert plain["basic_auth"] == ("elastic", "pw") and "ca_certs" not in plain  # http: no TLS
+    tls = client_options("https://es:9200", env={**env, "JIXIAO_ES_FINGERPRINT": "AB:CD"})
+    assert tls["ca_certs"] == "/certs/http_ca.crt" and tls["ssl_assert_fingerprint"] == "AB:CD"
+    assert tls["verify_certs"] is True
+    keyed = client_options("https://es:9200", env={**env, "JIXIAO_ES_API_KEY": "k1"})
+    assert keyed["api_key"] == "k1" and "basic_auth" not in keyed
+    # what the caller gives wins over the environment
+    given = client_options("http://es:9200", url_auth=("u", "p"), env={"JIXIAO_ES_API_KEY": "k1"})
+    assert given["basic_auth"] == ("u", "p") and "api_key" not in given
+    assert "basic_auth" not in client_options("http://es:9200", env={})
 
 
 def test_store_constructor_validates_without_connecting():

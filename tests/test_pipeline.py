@@ -12,7 +12,7 @@ import pytest
 from indexer.embeddings import EmbeddingCache
 from indexer.model_check import ModelMismatch
 from indexer.passages import embedding_text, passages_for
-from indexer.pipeline import ENCODE_BATCH, index_files
+from indexer.pipeline import ENCODE_BATCH, RebuildStopped, index_files
 from indexer.reading import expand_paths
 from indexer.search import Searcher
 from indexer.store.base import Filters
@@ -180,4 +180,48 @@ def test_a_symbolic_link_is_a_file_of_the_folder_it_is_in(
     again = index_files(expand_paths([folder]), store, embedder, None, folders=[folder])
     assert (again.unchanged, again.removed) == (1, 1)
     assert len(store.content_hashes()) == 1
+    store.close()
+
+
+class ReplacingStore(EmbeddedStore):
+    """An embedded store given a one-step rebuild for these tests: it takes what the
+    pipeline hands it, then replaces its filings (Elasticsearch swaps an alias instead;
+    that part is the contract suite's, against a server)."""
+
+    def rebuild(self, filings) -> int:  # noqa: ANN001 - Store.rebuild's iterable
+        taken = list(filings)  # all of it first: a failure leaves the store as it was
+        for doc_id in self.content_hashes():
+            self.delete_filing(doc_id)
+        for record, passages, vectors in taken:
+            self.write_filing(record, passages, vectors)
+        return sum(len(passages) for _, passages, _ in taken)
+
+
+def test_a_rebuild_reads_every_file_again_and_drops_those_not_named(tmp_path: Path) -> None:
+    files = [Path(shutil.copy(p, tmp_path / p.name)) for p in sorted(CORPUS.glob("*.txt"))[:3]]
+    store = ReplacingStore(tmp_path / "index")
+    embedder = CallCountingEmbedder()
+    index_files(files, store, embedder, None)
+    before = store.content_hashes()
+    summary = index_files(files[:2], store, embedder, None, rebuild=True)
+    # unchanged files are read again (a rebuild trusts nothing of the old index)
+    assert (summary.indexed, summary.unchanged, summary.removed) == (2, 0, 1)
+    assert len(store.content_hashes()) == 2 and set(store.content_hashes()) < set(before)
+    assert {store.get_filing(d).filing["path"] for d in store.content_hashes()} == {
+        str(f) for f in files[:2]
+    }
+    store.close()
+
+
+def test_a_rebuild_with_a_file_it_cannot_read_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    files = [Path(shutil.copy(p, tmp_path / p.name)) for p in sorted(CORPUS.glob("*.txt"))[:2]]
+    store = ReplacingStore(tmp_path / "index")
+    embedder = CallCountingEmbedder()
+    index_files(files, store, embedder, None)
+    before = store.content_hashes()
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(RebuildStopped, match="1 of 3 files could not be read"):
+        index_files([*files, broken], store, embedder, None, rebuild=True)
+    assert store.content_hashes() == before
     store.close()

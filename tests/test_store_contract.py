@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from indexer.store.base import FilingRecord, Filters, Store
+from indexer.store.base import FilingRecord, Filters, Store, StoreError
 
 DIMS = 384
 FACETS = ["province", "city", "county", "year", "kind", "level2"]
@@ -445,3 +445,46 @@ def test_results_visible_after_each_write(store, data):
     store.write_filing(*data[0])
     assert store.keyword([], Filters(), 100, []).total == 19
     assert ids(store.knn(QUERY, Filters(), 2)) == ["doc-c-p07", "doc-a-p05"]
+
+
+def test_more_hits_than_one_elasticsearch_search_returns(store):
+    """Exports and deep pages ask for more than 10,000 hits (index.max_result_window):
+    every store returns them all, in one order, with the facets of the whole set."""
+    n = 10_050
+    vectors = np.tile(QUERY, (n, 1))
+    passages = [
+        {
+            "id": f"bulk-{i:05d}",
+            "doc_id": "bulk",
+            "kind": "indicator",
+            "tokens": "经费",
+            "text": "经费",
+            "province": "河北省" if i % 2 else "宁夏回族自治区",
+        }
+        for i in range(n)
+    ]
+    record = FilingRecord("bulk", "corpus/bulk.txt", "hash-bulk", {"title": "bulk"})
+    store.write_filing(record, passages, vectors)
+    result = store.keyword([["经费"]], Filters(), size=n + 10, facets=["province"])
+    assert result.total == n and ids(result.hits) == [p["id"] for p in passages]
+    assert dict(result.facets["province"]) == {"河北省": n // 2, "宁夏回族自治区": n // 2}
+
+
+def test_a_rebuild_replaces_every_filing_at_once(store, data):
+    """Elasticsearch loads new indices and moves the aliases in one request; a store
+    that cannot says so with a clear error, and nothing changes."""
+    for record, passages, vectors in data:
+        store.write_filing(record, passages, vectors)
+    kept = [(replace(r, content_hash=f"new-{r.doc_id}"), p[:4], v[:4]) for r, p, v in data[:2]]
+    if store.backend != "elasticsearch":
+        with pytest.raises(StoreError, match="cannot be rebuilt"):
+            store.rebuild(iter(kept))
+        assert store.count() == len(all_passages(data))
+        return
+    assert store.rebuild(iter(kept)) == 8
+    assert store.count() == 8
+    assert store.content_hashes() == {r.doc_id: f"new-{r.doc_id}" for r, _, _ in data[:2]}
+    assert store.get_filing(data[2][0].doc_id) is None
+    assert {pid for pid, _ in store.keyword([], Filters(), 100, []).hits} == {
+        p["id"] for _, passages, _ in kept for p in passages
+    }

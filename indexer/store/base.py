@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,10 @@ class Store(ABC):
     """Keyword search with filters and facet counts, kNN with filters, filings by id."""
 
     backend: str = "?"
+
+    def rebuild(self, filings: Iterable[tuple[FilingRecord, list[dict], np.ndarray]]) -> int:
+        """Replace every filing with ``filings`` in one step; returns passages loaded."""
+        raise StoreError(f"the {self.backend} store cannot be rebuilt in one step")
 
     @abstractmethod
     def write_filing(self, record: FilingRecord, passages: list[dict], vectors: np.ndarray) -> None:

@@ -46,10 +46,9 @@ BULK_PASSAGES = 500
 class ElasticStore(Store):
     """Passages and filings in Elasticsearch, behind the ``Store`` interface.
 
-    ``url`` may carry credentials (``http://elastic:PASSWORD@host:9200``); without
-    them, ``api_key`` or ``basic_auth`` are used, else the user ``elastic`` with the
-    password in ``JIXIAO_ES_PASSWORD`` or ``ELASTIC_PASSWORD`` (the variable the
-    compose file gives the server). A URL without a port means 9200 for http.
+    ``url`` may carry credentials (``http://elastic:PASSWORD@host:9200``); see
+    :func:`client_options` for the others and for TLS. A URL without a port means
+    9200 for http.
     """
 
     backend = "elasticsearch"
@@ -66,31 +65,30 @@ class ElasticStore(Store):
     ) -> None:
         try:
             self.index = req.check_index_name(index)
+            self._replicas = req.replicas_setting(os.environ.get("JIXIAO_ES_REPLICAS"))
         except ValueError as err:
             raise StoreError(str(err)) from None
         self.filings_index = req.filings_alias(index)
         self.url, url_auth = _split_url(url)
         self._timeout = request_timeout
-        options: dict = {
-            "hosts": [self.url],
-            "request_timeout": request_timeout,
-            # Retries cover a node restarting; a server that is down fails in seconds.
-            "max_retries": 2,
-            "retry_on_timeout": True,
-        }
-        if api_key is not None:
-            options["api_key"] = api_key
-        elif basic_auth is not None or url_auth is not None:
-            options["basic_auth"] = basic_auth or url_auth
-        elif password := os.environ.get("JIXIAO_ES_PASSWORD") or os.environ.get("ELASTIC_PASSWORD"):
-            options["basic_auth"] = ("elastic", password)
-        if self.url.startswith("https:"):
-            options["verify_certs"] = verify_certs
+        options = client_options(
+            self.url,
+            url_auth=url_auth,
+            api_key=api_key,
+            basic_auth=basic_auth,
+            verify_certs=verify_certs,
+            request_timeout=request_timeout,
+            env=os.environ,
+        )
         try:
             self._client = Elasticsearch(**options)
         except ValueError as err:
             raise StoreError(f"invalid Elasticsearch URL {self.url}: {err}") from None
         self._ready = False  # indices known to exist (checked once per store)
+        # Filing records written since the filings index was last refreshed: searched
+        # only to list filings, it is refreshed before that, not once per record
+        # (gets by id are real-time). A run of 10,000 filings saves 10,000 refreshes.
+        self._filings_stale = False
 
     # --- errors ---------------------------------------------------------------------
 
@@ -116,10 +114,10 @@ class ElasticStore(Store):
         except ApiError as err:
             reason = _api_reason(err)
             if "media-type" in reason or "media_type" in reason:
-                # An 8.x server refuses the 9.x client's compatibility headers.
+                # A server older than the client's major refuses its compatibility headers.
                 raise StoreError(
                     f"Elasticsearch at {self.url} rejected the client's request format: "
-                    f"the server's major version must match the Python client's ({client_version})"
+                    f"the Python client {client_version} needs an Elasticsearch 8 or 9 server"
                 ) from None
             raise StoreError(f"Elasticsearch could not {action}: {reason}") from None
         except SSLError as err:
@@ -148,8 +146,8 @@ class ElasticStore(Store):
             return
         with self._errors("create the index"):
             for alias, body in (
-                (self.index, req.index_body()),
-                (self.filings_index, req.filings_index_body()),
+                (self.index, req.index_body(replicas=self._replicas)),
+                (self.filings_index, req.filings_index_body(replicas=self._replicas)),
             ):
                 if self._client.indices.exists_alias(name=alias):
                     if alias == self.filings_index:  # made before a field was declared
@@ -207,13 +205,17 @@ class ElasticStore(Store):
         new_filings = req.versioned_index_name(self.filings_index, now)
         created: list[str] = []
         loaded = 0
+        swap_sent = False
         with self._errors("rebuild the index"):
             try:
                 # No refreshes while loading: one segment flush at the end instead of
                 # one per second of loading.
                 for name, body in (
-                    (new_passages, req.index_body(refresh_interval="-1")),
-                    (new_filings, req.filings_index_body(refresh_interval="-1")),
+                    (new_passages, req.index_body(refresh_interval="-1", replicas=self._replicas)),
+                    (
+                        new_filings,
+                        req.filings_index_body(refresh_interval="-1", replicas=self._replicas),
+                    ),
                 ):
                     self._client.indices.create(index=name, **body)
                     created.append(name)
@@ -241,14 +243,24 @@ class ElasticStore(Store):
                     self.filings_index, new_filings, old_filings, drop_concrete=concrete_f
                 )
                 # Both aliases in one request: passages and filings change together.
-                self._client.indices.update_aliases(actions=swap["actions"] + swap_f["actions"])
+                # Not retried: a swap applied before a timeout would fail its retry.
+                swap_sent = True
+                self._client.options(max_retries=0).indices.update_aliases(
+                    actions=swap["actions"] + swap_f["actions"]
+                )
             except BaseException:
-                if created:
-                    # Leave no half-built index behind; the live ones were not touched.
-                    # A failure here must not hide the error that got us here.
-                    with suppress(Exception):
+                # Leave no half-built index behind, and never one an alias points to:
+                # a swap that failed on our side may have been applied on the server.
+                # A failure here must not hide the error that got us here.
+                with suppress(Exception):
+                    orphans = created
+                    if swap_sent:
+                        live = set(self._indices_behind(self.index)[0])
+                        live |= set(self._indices_behind(self.filings_index)[0])
+                        orphans = [name for name in created if name not in live]
+                    if orphans:
                         self._client.indices.delete(
-                            index=",".join(created), ignore_unavailable=True
+                            index=",".join(orphans), ignore_unavailable=True
                         )
                 raise
             old = [i for i in old_passages + old_filings if i not in (new_passages, new_filings)]
@@ -288,6 +300,7 @@ class ElasticStore(Store):
         return None between 1 and 4. Step 3 refreshes the index, so the new
         passages are searchable when this returns (``refresh=wait_for`` would wait
         up to a second per filing, and ``_delete_by_query`` offers only true/false).
+        The record is read by id at once; listings refresh the filings index first.
         """
         _check_doc_ids(record, passages)
         lines = req.bulk_actions(self.index, passages, vectors)
@@ -302,9 +315,9 @@ class ElasticStore(Store):
                 index=self.filings_index,
                 id=record.doc_id,
                 document=req.filing_source(record),
-                refresh=True,
                 require_alias=True,
             )
+            self._filings_stale = True
 
     def _delete_record(self, doc_id: str) -> None:
         try:
@@ -330,7 +343,7 @@ class ElasticStore(Store):
             # The record first, for the same reason as in write_filing.
             self._delete_record(doc_id)
             self._delete_passages(req.delete_by_doc_body(doc_id))
-            self._client.indices.refresh(index=self.filings_index)
+            self._filings_stale = True
 
     # --- reads ----------------------------------------------------------------------
 
@@ -403,7 +416,24 @@ class ElasticStore(Store):
         resp = self._search(body, "search")
         if resp is None:
             return KeywordResult(hits=[], total=0, facets={name: [] for name in facets})
-        return req.parse_keyword_response(resp)
+        return self._deeper(body, resp, size)
+
+    def _deeper(self, body: dict, resp: dict, size: int) -> KeywordResult:
+        """The first page's result, with hits beyond the 10,000 one search returns read
+        by ``search_after`` until ``size`` (pages of the export, a deep page number).
+
+        Without a point in time, a filing written meanwhile can shift the deeper pages.
+        """
+        result = req.parse_keyword_response(resp)
+        after = req.last_sort(resp)
+        while after is not None and req.MAX_RESULT_WINDOW <= len(result.hits) < size:
+            more = req.keyword_next_page_body(body, after, size - len(result.hits))
+            page = self._search(more, "search")
+            if page is None or not page["hits"]["hits"]:
+                break
+            result.hits.extend(req.parse_keyword_response(page).hits)
+            after = req.last_sort(page)
+        return result
 
     def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
         """The ``k`` nearest passages passing ``filters``, with cosine similarity."""
@@ -434,13 +464,16 @@ class ElasticStore(Store):
             error = req.response_error(item)
             if error:
                 raise StoreError(f"Elasticsearch could not search: {error}")
-        keyword = req.parse_keyword_response(items[0])
+        keyword = self._deeper(bodies[0], items[0], size)
         return keyword, (req.parse_knn_response(items[1]) if len(items) > 1 else [])
 
     def _search(self, body: dict, action: str, index: str | None = None) -> dict | None:
         """Run one search on ``index`` (the passages alias by default); None when it is missing."""
         with self._errors(action):
             try:
+                if index == self.filings_index and self._filings_stale:
+                    self._client.indices.refresh(index=self.filings_index)
+                    self._filings_stale = False
                 return self._client.search(index=index or self.index, body=body).body
             except NotFoundError as err:
                 if _error_type(err) == "index_not_found_exception":
@@ -463,6 +496,49 @@ class ElasticStore(Store):
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def client_options(
+    url: str,
+    *,
+    url_auth: tuple[str, str] | None = None,
+    api_key: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    verify_certs: bool = True,
+    request_timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
+) -> dict:
+    """The client's keyword arguments for ``url`` (credentials already split out).
+
+    Credentials, first found wins: ``api_key``, ``basic_auth``, the URL's,
+    ``JIXIAO_ES_API_KEY``, then the user ``elastic`` with ``JIXIAO_ES_PASSWORD`` or
+    ``ELASTIC_PASSWORD``. For https, ``JIXIAO_ES_CA_CERTS`` (the CA file a default
+    Elasticsearch 8+ install writes to ``config/certs/http_ca.crt``) or
+    ``JIXIAO_ES_FINGERPRINT`` (its SHA-256) verify a self-signed certificate.
+    """
+    env = env or {}
+    options: dict = {
+        "hosts": [url],
+        "request_timeout": request_timeout,
+        # Retries cover a node restarting; a server that is down fails in seconds.
+        "max_retries": 2,
+        "retry_on_timeout": True,
+    }
+    if api_key is None and basic_auth is None and url_auth is None:
+        api_key = env.get("JIXIAO_ES_API_KEY") or None
+    if api_key is not None:
+        options["api_key"] = api_key
+    elif basic_auth is not None or url_auth is not None:
+        options["basic_auth"] = basic_auth or url_auth
+    elif password := env.get("JIXIAO_ES_PASSWORD") or env.get("ELASTIC_PASSWORD"):
+        options["basic_auth"] = ("elastic", password)
+    if url.startswith("https:"):
+        options["verify_certs"] = verify_certs
+        if ca_certs := env.get("JIXIAO_ES_CA_CERTS"):
+            options["ca_certs"] = ca_certs
+        if fingerprint := env.get("JIXIAO_ES_FINGERPRINT"):
+            options["ssl_assert_fingerprint"] = fingerprint
+    return options
 
 
 def _check_doc_ids(record: FilingRecord, passages: Sequence[dict]) -> None:
@@ -540,5 +616,8 @@ def _transport_reason(err: TransportError) -> str:
     if "timed out" in lowered or "timeout" in lowered:
         return "timed out"
     if "certificate" in lowered:
-        return "certificate not trusted (pass the CA, or verify_certs=False for a test server)"
+        return (
+            "certificate not trusted (set JIXIAO_ES_CA_CERTS to the server's CA file, "
+            "or JIXIAO_ES_FINGERPRINT to its SHA-256 fingerprint)"
+        )
     return text.splitlines()[0] if text else type(err).__name__

@@ -53,15 +53,22 @@ _BAD_INDEX_CHARS = re.compile(r'[\\/*?"<>|,#: A-Z]')
 # --- index definitions -------------------------------------------------------------
 
 
-def index_body(*, refresh_interval: str | None = None) -> dict:
+def index_body(*, refresh_interval: str | None = None, replicas: int | None = None) -> dict:
     """Settings + mappings of a passages index: ``mappings/passages.json`` as declared.
 
-    ``refresh_interval`` ("-1" while bulk-loading a rebuild) is added to the
-    settings when given; the declared file is never modified.
+    ``refresh_interval`` ("-1" while bulk-loading a rebuild) and ``replicas`` (the
+    declared 0 suits one node; a cluster wants copies) replace the settings when
+    given; the declared file is never modified.
     """
-    body = copy.deepcopy(schema.mapping())
+    return _with_settings(schema.mapping(), refresh_interval, replicas)
+
+
+def _with_settings(declared: dict, refresh_interval: str | None, replicas: int | None) -> dict:
+    body = copy.deepcopy(declared)
     if refresh_interval is not None:
         body["settings"]["refresh_interval"] = refresh_interval
+    if replicas is not None:
+        body["settings"]["number_of_replicas"] = replicas
     return body
 
 
@@ -72,12 +79,18 @@ def _filings_mapping() -> dict:
     return data
 
 
-def filings_index_body(*, refresh_interval: str | None = None) -> dict:
+def filings_index_body(*, refresh_interval: str | None = None, replicas: int | None = None) -> dict:
     """Settings + mappings of a filings index: ``mappings/filings.json`` as declared."""
-    body = copy.deepcopy(_filings_mapping())
-    if refresh_interval is not None:
-        body["settings"]["refresh_interval"] = refresh_interval
-    return body
+    return _with_settings(_filings_mapping(), refresh_interval, replicas)
+
+
+def replicas_setting(value: str | None) -> int | None:
+    """``JIXIAO_ES_REPLICAS`` as a replica count (None: as declared), else ValueError."""
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise ValueError(f"JIXIAO_ES_REPLICAS must be a whole number ≥ 0, not {value!r}")
+    return int(value)
 
 
 def check_index_name(name: str) -> str:
@@ -217,7 +230,8 @@ def keyword_search_body(
     No groups (or only empty ones) match every passage, for browsing by facets.
     Facet counts are aggregations over the whole filtered match set, and
     ``track_total_hits`` makes ``total`` exact instead of capped at 10,000.
-    ``size`` is capped at ``index.max_result_window``. Ties in score are broken by
+    ``size`` is capped at ``index.max_result_window`` (see
+    :func:`keyword_next_page_body` for deeper hits). Ties in score are broken by
     passage id so pages are stable.
     """
     must = [q for q in (_group_query(g) for g in groups) if q is not None]
@@ -237,6 +251,26 @@ def keyword_search_body(
     if facets:
         body["aggs"] = facet_aggs(facets, facet_size)
     return body
+
+
+def keyword_next_page_body(first: dict, after: Sequence, size: int) -> dict:
+    """The keyword search ``first`` continued past ``index.max_result_window``.
+
+    Hits deeper than 10,000 are read by ``search_after`` on the sort values
+    (score, passage id) of the last hit so far; facets and the total came with
+    the first page, so the follow-ups leave them out.
+    """
+    body = {k: v for k, v in first.items() if k != "aggs"}
+    body.update(
+        size=max(0, min(size, MAX_RESULT_WINDOW)), track_total_hits=False, search_after=list(after)
+    )
+    return body
+
+
+def last_sort(resp: Mapping) -> list | None:
+    """The sort values of a response's last hit (for ``search_after``), None if no hits."""
+    hits = resp["hits"]["hits"]
+    return list(hits[-1]["sort"]) if hits and hits[-1].get("sort") else None
 
 
 def knn_search_body(
@@ -361,6 +395,7 @@ def bulk_actions(
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
     known = set(schema.stored_fields())
+    filtered = set(schema.filter_fields())
     lines: list[dict] = []
     for passage, vector in zip(passages, vectors, strict=True):
         unknown = sorted(set(passage) - known)
@@ -369,7 +404,10 @@ def bulk_actions(
         if not passage.get("id"):
             raise ValueError("passage without an id")
         lines.append({"index": {"_index": index, "_id": str(passage["id"])}})
-        lines.append({**passage, "vector": _vector_list(vector)})
+        # "" is no value to filter or count on (the embedded store indexes none); a
+        # keyword field would make it a term, a facet bucket and a filter match
+        source = {k: v for k, v in passage.items() if v != "" or k not in filtered}
+        lines.append({**source, "vector": _vector_list(vector)})
     return lines
 
 
@@ -429,9 +467,10 @@ def parse_keyword_response(resp: Mapping) -> KeywordResult:
     hits = resp["hits"]
     facets: dict[str, list[tuple[str, int]]] = {}
     for name, agg in (resp.get("aggregations") or {}).items():
-        facets[name] = [
+        buckets = (
             (str(b.get("key_as_string", b["key"])), int(b["doc_count"])) for b in agg["buckets"]
-        ]
+        )
+        facets[name] = [(key, count) for key, count in buckets if key != ""]
     return KeywordResult(
         hits=[(_hit_id(h), _hit_score(h)) for h in hits["hits"]],
         total=_total(hits),
