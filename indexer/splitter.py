@@ -9,6 +9,7 @@ PDF tables and text recovered from wrapped PDF exports.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 
@@ -22,6 +23,7 @@ _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 _UNIT_LINE = re.compile(r"单位[:：]\s*(万元|元|千元|亿元)")
 _MONEY_SCALE = {"万元": 1.0, "元": 1e-4, "千元": 1e-1, "亿元": 1e4}  # to 万元
+_LABEL_UNIT = re.compile(r"[（(]\s*(?:单位[:：]\s*)?(万元|千元|亿元|元)\s*[)）]")  # 年度金额（元）
 _ENUM_PREFIX = re.compile(r"^\s*(?:\d{1,2}\s*[、.．]|[（(]\d{1,2}[)）])\s*(?=\D)")
 _ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
 _YEAR = re.compile(r"(20\d{2})\s*年")
@@ -270,6 +272,7 @@ def _header_fields(cells: list[str]) -> list[tuple[str, str]]:
             index += 1
             continue
         value = ""
+        label = cells[index]
         inline = _inline_value(cells[index], field)
         if inline:
             value = inline
@@ -285,6 +288,9 @@ def _header_fields(cells: list[str]) -> list[tuple[str, str]]:
                     value = cells[nxt]
                     index = nxt
                     break
+        unit = _LABEL_UNIT.search(label) if field == "amount" else None
+        if unit and value and not re.search(r"[万千亿]?元", value):
+            value += unit.group(1)  # the label says the unit: 项目年度金额（元） | 260000
         fields.append((field, value))
         index += 1
     return fields
@@ -318,7 +324,9 @@ def _set_field(project: Project, field: str, value: str, state: _State) -> None:
         state.units.append(_clean_org(value) or value)
     elif field == "amount":
         if project.amount_wan is None:
-            project.amount_wan = _amount(value)
+            project.amount_wan, stated = _amount(value)
+            if stated:  # in 万元 already: a 单位 line above does not apply to it
+                state._scales[id(project)] = 1.0
     elif field == "period":
         project.period = project.period or value
     elif field == "goal":
@@ -327,17 +335,21 @@ def _set_field(project: Project, field: str, value: str, state: _State) -> None:
         project.purpose = project.purpose or value
 
 
-def _amount(value: str) -> float | None:
-    match = _NUMBER.search(value.replace(" ", ""))
+def _amount(value: str) -> tuple[float | None, bool]:
+    """(the amount in 万元, whether the value stated its unit) from a cell like
+    "260,000元", "0.8万元" or "80"."""
+    compact = value.replace(" ", "")
+    match = _NUMBER.search(compact)
     if not match:
-        return None
+        return None, False
     number = float(match.group(0).replace(",", ""))
-    rest = value[match.end() :]
-    if rest.strip().startswith("元"):
-        number /= 10000
-    elif rest.strip().startswith("亿"):
-        number *= 10000
-    return number
+    if not math.isfinite(number):
+        return None, False
+    rest = compact[match.end() :]
+    for unit in ("万元", "千元", "亿元", "亿", "元"):
+        if rest.startswith(unit):
+            return round(number * _MONEY_SCALE.get(unit, 1e4), 6), True
+    return number, False
 
 
 def _compose_value(got: dict[str, str]) -> str | None:

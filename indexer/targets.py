@@ -29,6 +29,7 @@ number in a search facet is worse than a missing one):
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -110,7 +111,8 @@ _TRAILER_RE = re.compile(r"(?:左右|之间|为宜)?[。.;,]*$")
 
 # An Arabic number: thousands separators (only the ASCII comma, see _normalise) and
 # decimals.
-_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+# "1e5" is an exponent, not 1 with the unit "e"
+_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d+(?![A-Za-z]))?")
 _RANGE_SEP_RE = re.compile(r"(?:[-~〜—–―]+|至|到)")
 _APPROX_MORE_RE = re.compile(r"[余多]")  # "100余人", "10多次": more than the number
 
@@ -297,6 +299,8 @@ def _read_range(s: str, m1: re.Match[str], unit1: str | None, pos: int) -> _Read
     if unit1 and unit2 and unit1 != unit2:
         return None  # "1万-5000元": the ends are in different units, not a plain range
     low, high = sorted((_to_float(m1[0]), _to_float(m2[0])))
+    if not math.isfinite(high):
+        return None
     return _Reading(Target("range", low, high, unit2 or unit1), True, end)
 
 
@@ -308,6 +312,8 @@ def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
     """
     start = m.start()
     value = _to_float(m[0])
+    if not math.isfinite(value):
+        return None  # "≥999…9" past a float's range: no usable number (JSON has no Infinity)
     # A minus sign directly before the number, at the start or after a comparator.
     if start > 0 and s[start - 1] == "-" and (start == 1 or _prefix_op(s, start - 1)):
         start -= 1

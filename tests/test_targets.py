@@ -246,6 +246,8 @@ def test_units(text: str, op: str, low: float | None, high: float | None, unit: 
         ("十万元", "=", 10, 10, "万元"),
         ("一百二十人", "=", 120, 120, "人"),
         ("开展一次培训", "=", 1, 1, "次"),
+        ("≥1e5次", ">=", 100_000, N, "次"),  # an exponent, not the unit "e"
+        ("1.5E3元", "=", 1500, 1500, "元"),
     ],
 )
 def test_numbers(
@@ -288,6 +290,9 @@ def test_numbers(
         "一次性补助发放到位",
         "十分满意",
         "一站式服务",
+        # past a float's range: no usable number (JSON has no Infinity)
+        "≥" + "9" * 400 + "次",
+        "100-" + "9" * 400 + "元",
         "",
         "   ",
         None,
