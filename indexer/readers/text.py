@@ -48,7 +48,12 @@ def text_encoding(data: bytes) -> str:
         if data.startswith(bom):
             return encoding
     if _looks_utf16(data):
-        return "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
+        encoding = "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
+        try:
+            data.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            pass  # NULs by chance: try the others
     for encoding in ("utf-8", "gb18030"):
         try:
             data.decode(encoding)
@@ -59,13 +64,18 @@ def text_encoding(data: bytes) -> str:
 
 
 def _looks_utf16(data: bytes) -> bool:
-    """UTF-16 without a BOM: many NULs, nearly all in odd or all in even positions."""
+    """UTF-16 without a BOM: NULs, nearly all in odd or all in even positions.
+
+    UTF-8 and GB18030 text has no NUL at all; in UTF-16 every ASCII character
+    (line breaks, tabs, digits) brings one. Chinese-heavy text has few of them
+    (one line break per 20–40 characters), so a few NULs are enough.
+    """
     sample = data[:4096]
     zeros = sample.count(0)
-    if zeros < len(sample) // 8:
+    if zeros < max(2, len(sample) // 200):
         return False
     odd, even = sample[1::2].count(0), sample[0::2].count(0)
-    return max(odd, even) > 0.9 * zeros
+    return max(odd, even) > 0.75 * zeros  # CJK characters U+xx00 put some on the other side
 
 
 def _checked(text: str) -> str:
