@@ -71,7 +71,7 @@ class Project:
 
 @dataclass
 class Section:
-    heading: str
+    heading: str | None  # the heading path ("一、… › （一）…"); None before any heading
     text: str
     page: int | None = None
 

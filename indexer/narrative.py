@@ -51,7 +51,7 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
 
     def flush() -> None:
         nonlocal lines
-        heading = " › ".join(text for _, text in path)
+        heading = " › ".join(text for _, text in path) or None  # not stated: null
         for text in _join_lines(lines, width):
             sections.append(Section(heading=heading, text=text, page=page))
         lines = []
