@@ -330,7 +330,8 @@ def _run_parse(args: argparse.Namespace) -> int:
             print(json.dumps(filing.to_json(), ensure_ascii=False), flush=True)
         else:
             print(_summary(filing.to_json()), flush=True)
-    if failed:
+    if failed and not args.json:
+        # for people only: with --json, stderr holds exactly one line per failed file
         print(f"jixiao: {failed} of {len(files)} files failed", file=sys.stderr)
     return 1 if failed else 0
 

@@ -46,6 +46,8 @@ SIMILARITY_SLACK = 2e-4
 MAX_TIED_DEPTH = 1000  # how deep a kNN goes for passages tied with the pool's last
 MAX_QUERY_CHARS = 200
 MAX_SIZE = 100
+MAX_VALUE_CHARS = 100  # one filter value
+MAX_FILTER_VALUES = 50  # filter values in one request
 # The query is encoded on a pool thread while the keyword search runs: torch releases
 # the GIL, so hybrid costs the slower of the two, not their sum. The pool starts its
 # threads on first use, so a server that forks before searching forks none.
@@ -76,7 +78,11 @@ class SearchRequest:
 
 
 def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
-    """``[("province", "河北省"), ("year", "2021"), ("year", "2023")]`` → Filters."""
+    """``[("province", "河北省"), ("year", "2021"), ("year", "2023")]`` → Filters.
+
+    The same limits for the CLI and the API: values of at most MAX_VALUE_CHARS,
+    at most MAX_FILTER_VALUES of them.
+    """
     allowed = schema.filter_fields()
     terms: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -84,6 +90,8 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             raise QueryError(
                 name, f"unknown filter field {name!r}; use one of {', '.join(allowed)}"
             )
+        if len(value) > MAX_VALUE_CHARS:
+            raise QueryError(name, f"{name} value longer than {MAX_VALUE_CHARS} characters")
         if name == "year":
             value = fold_width(value)  # ２０２３ from a Chinese input method
             if not (value.isascii() and value.isdigit()):
@@ -91,6 +99,8 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             value = str(int(value))  # 02021 is 2021
         if value not in terms.setdefault(name, []):
             terms[name].append(value)
+    if len(pairs) > MAX_FILTER_VALUES:
+        raise QueryError(pairs[-1][0], f"more than {MAX_FILTER_VALUES} filter values")
     return Filters({k: tuple(v) for k, v in terms.items()})
 
 

@@ -128,6 +128,13 @@ def test_bad_parameters_and_missing_store(
     assert "unknown filter field 'colour'" in capsys.readouterr().err
     assert main(["search", "x", "--store", str(env["store"]), "--size", "500"]) == 2
     assert "size" in capsys.readouterr().err
+    # the API's limits on filter values, the same in the CLI
+    long_value = ["--filter", "province=" + "省" * 101]
+    assert main(["search", "x", "--store", str(env["store"]), *long_value]) == 2
+    assert "province value longer than 100 characters" in capsys.readouterr().err
+    many = [arg for i in range(51) for arg in ("--filter", f"department=d{i}")]
+    assert main(["search", "x", "--store", str(env["store"]), *many]) == 2
+    assert "more than 50 filter values" in capsys.readouterr().err
     assert main(["search", "x", "--store", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "no index at" in err and "Traceback" not in err

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from indexer import schema
-from indexer.search import MAX_QUERY_CHARS, MAX_SIZE, MODES
+from indexer.search import MAX_QUERY_CHARS, MAX_SIZE, MAX_VALUE_CHARS, MODES
 from webapp.compare import SORT_KEYS
-from webapp.params import MAX_VALUE_CHARS
 
 STR = {"type": "string"}
 NSTR = {"type": ["string", "null"]}
