@@ -37,12 +37,18 @@ def _rows(filing_json: dict) -> list[tuple]:
     ],
     ids=["gb18030", "gbk", "utf-8-bom", "utf-16", "utf-16-le", "utf-16-be"],
 )
-def test_encodings_are_detected(tmp_path: Path, encode) -> None:
-    text = SEED.read_text(encoding="utf-8")
+@pytest.mark.parametrize("seed", sorted((ROOT / "corpus").glob("*.txt")), ids=lambda p: p.name[:3])
+def test_encodings_are_detected(tmp_path: Path, encode, seed: Path) -> None:
+    """Chinese-heavy UTF-16 without a BOM has few NULs (one per line break or digit)."""
+    text = seed.read_text(encoding="utf-8")
+    if text.encode("gbk", errors="ignore").decode("gbk") != text and encode(text) == text.encode(
+        "gbk", errors="ignore"
+    ):
+        pytest.skip("the filing has characters GBK lacks")
     path = tmp_path / "seed.txt"
     path.write_bytes(encode(text))
     assert decode_text(path.read_bytes()).replace("\ufeff", "") == text
-    assert _rows(parse_file(path).to_json()) == _rows(parse_file(SEED).to_json())
+    assert _rows(parse_file(path).to_json()) == _rows(parse_file(seed).to_json())
 
 
 @pytest.mark.parametrize(
@@ -57,6 +63,41 @@ def test_undecodable_text_is_refused(data: bytes, reason: str) -> None:
 def _filing(rows: list[list[str]]) -> dict:
     doc = RawDocument(source="test", blocks=[Table(rows=rows)])
     return split_document(doc).to_json()
+
+
+@pytest.mark.parametrize(
+    ("above", "row", "amount"),
+    [
+        ([], ["项目年度金额（元）", "260000"], 26.0),  # the unit in the label
+        ([], ["预算数(元)", "260,000.00"], 26.0),
+        ([], ["资金总额（万元）", "26"], 26.0),
+        ([], ["年度金额", "260000元"], 26.0),
+        ([["单位：元"]], ["年度金额", "260000"], 26.0),  # a unit line above the table
+        ([["单位：元"]], ["年度金额", "26万元"], 26.0),  # the value's own unit wins
+        ([], ["年度金额", "9" * 400 + "元"], None),  # past a float's range: not a number
+    ],
+)
+def test_amounts_in_yuan_become_wan(
+    above: list[list[str]], row: list[str], amount: float | None
+) -> None:
+    filing = _filing(
+        [
+            *above,
+            ["项目名称", "社区矫正经费", "主管部门", "某某区司法局"],
+            row,
+            ["一级指标", "二级指标", "三级指标", "指标值"],
+            ["产出指标", "数量指标", "矫正对象人数", "≥120人"],
+        ]
+    )
+    assert filing["projects"][0]["amount_wan"] == (
+        pytest.approx(amount) if amount is not None else None
+    )
+
+
+def test_text_before_any_heading_has_a_null_heading() -> None:
+    sections = parse_file(ROOT / "corpus" / "004_18f1d064e5796ee8.txt").to_json()["sections"]
+    assert sections[0]["heading"] is None
+    assert all(section["heading"] != "" for section in sections)
 
 
 def test_scores_in_labels_and_cost_as_first_level() -> None:
