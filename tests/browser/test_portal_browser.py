@@ -221,9 +221,37 @@ def test_facets_are_keyboard_reachable(browser, base_url: str) -> None:  # noqa:
             break
     else:
         pytest.fail("no year facet value reached with Tab")
+    chosen = page.evaluate("document.activeElement.dataset.value")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"year="))
-    assert "year" in params(page)
+    assert params(page)["year"] == [chosen]
+    # focus comes back to the value just chosen, not to the top of the page
+    page.wait_for_function("document.activeElement.dataset.field === 'year'")
+    assert page.evaluate("document.activeElement.dataset.value") == chosen
+    assert page.evaluate("window.scrollY") == 0  # without scrolling the results away
+    context.close()
+
+
+def test_on_a_narrow_screen_tab_goes_from_the_form_to_the_results(browser, base_url: str) -> None:  # noqa: ANN001
+    """Results are shown above the filters there, so they come first in tab order too."""
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(base_url + "/?q=" + QUERY)
+    page.locator("#mode-hybrid").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("!document.activeElement.closest('#filters')")
+    assert page.evaluate("!!document.activeElement.closest('section.results')")
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_long_unbroken_text_wraps(browser, base_url: str, width: int) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    for query in ("x" * 200, "9" * 200):
+        page.goto(base_url + "/?q=" + query + "&department=" + "D" * 100)
+        page.locator("#total").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, query[:5]
     context.close()
 
 
@@ -259,6 +287,13 @@ def test_finding_a_province_keeps_its_cities(browser, base_url: str) -> None:  #
     find.fill("承德")
     visible = page.evaluate(shown)
     assert {"河北省", "承德市"} <= set(visible) and "唐山市" not in visible, visible
+    status = page.locator("#found-region")
+    assert (
+        status.get_attribute("role") == "status"
+        and status.inner_text() == f"显示 {len(visible)} 项"
+    )
+    find.fill("没有这个地方")
+    assert page.evaluate(shown) == [] and status.inner_text() == "无匹配"
     context.close()
 
 
