@@ -30,6 +30,12 @@ _HEADER_STOP = re.compile(
     r"^(预算规模|资金用途|其中|资金支出|划（|划\(|其他资金|\d+\s*月底|单位[：:])"
 )
 _WRAPPING_FIELDS = {"code", "name", "goal", "purpose"}
+# Notes and sign-offs after a table end it: read as rows they would skew the column
+# widths learnt for the whole table.
+_AFTER_TABLE = re.compile(
+    r"^(填报说明|填表说明|说明[:：]|注[:：]|备注[:：]|联系人|联系电话|填报人|审核人|"
+    r"单位负责人|财务负责人|填报日期)"
+)
 _SPLIT_SPACE = re.compile(r"\s+")
 _OPERATOR = "≥≤≧≦<>=＞＜＝"
 
@@ -50,10 +56,17 @@ def wrapped_blocks(lines: list[str]) -> list[Block]:
     index = 0
     while index < len(content):
         line = content[index]
+        words = line.split()
+        cut = _heading_start(words) if _starts_header_block(line) else 0
+        if cut:
+            # "项目名称 法律援助经费 一级指标 二级指标 …": a header row and the table's
+            # heading on one line; read them as two
+            content[index : index + 1] = [" ".join(words[:cut]), " ".join(words[cut:])]
+            continue
         if _starts_header_block(line):
             rows, index = _header_block(content, index)
             blocks.append(Table(rows=rows))
-        elif labels.is_indicator_header(line.split()):
+        elif labels.is_indicator_header(words):
             table, index = _indicator_table(content, index)
             blocks.append(table)
         elif _org_unit_line(line):
@@ -65,6 +78,13 @@ def wrapped_blocks(lines: list[str]) -> list[Block]:
             blocks.append(Paragraph(text=line))
             index += 1
     return blocks
+
+
+def _heading_start(words: list[str]) -> int:
+    """Where an indicator table's heading begins inside a header line; 0 if it does not."""
+    if not labels.is_indicator_header(words):
+        return 0
+    return next((i for i, w in enumerate(words) if labels.column_role(w) is not None), 0)
 
 
 def _starts_header_block(line: str) -> bool:
@@ -132,7 +152,12 @@ def _indicator_table(content: list[str], index: int) -> tuple[Table, int]:
     body: list[str] = []
     while index < len(content):
         line = content[index]
-        if _PROJECT_TITLE.match(line) or _starts_header_block(line) or _org_unit_line(line):
+        if (
+            _PROJECT_TITLE.match(line)
+            or _starts_header_block(line)
+            or _org_unit_line(line)
+            or _AFTER_TABLE.match(line)
+        ):
             break
         if labels.is_indicator_header(line.split()):
             # A heading repeated at the top of a new page, with its wrapped tail.
