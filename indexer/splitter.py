@@ -29,6 +29,8 @@ _ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 _CJK = r"\u4e00-\u9fff"
 _FIRST_LEVEL_ONLY = ("产出指标", "效益指标", "效果指标", "满意度指标")
+_ORG_ENDINGS = "委员会|联合会|办公室|中学|小学|学校|宣传部|组织部|统战部|局|委|院|厅|中心"
+_LABELLED = re.compile(r"^([^:：\s]{2,16})\s*[:：]\s*(\S.*)$")  # "项目名称：法律援助经费"
 _SIGN_OFF = re.compile(r"审核意见|股室意见|填报人|联系电话|签字|盖章|^日期$")
 
 
@@ -45,7 +47,7 @@ def split_document(doc: RawDocument) -> Filing:
     filing = Filing(source=doc.source, projects=projects, low_confidence=doc.low_confidence)
     filing.warnings = list(doc.warnings)
     filing.title = _title(doc)
-    filing.department = _department(projects, filing.title, state.units)
+    filing.department = _department(projects, filing.title, [*state.units, *_org_lines(doc)])
     for project in projects:
         project.department = _clean_org(project.department) or filing.department
         if project.amount_wan is not None and state.scale_for(project) != 1:
@@ -194,9 +196,28 @@ class _State:
         match = _UNIT_LINE.search(text)
         if match:
             self.money_scale = _MONEY_SCALE[match.group(1)]
+            # "预算单位：某某局      金额单位：万元": the filer may share the line
+            text = re.sub(r"(金额|计量)?$", "", text[: match.start()]).strip()
+            if not text:
+                return
+        labelled = _LABELLED.match(text)
+        field = labels.project_field(labelled[1]) if labelled else None
+        if (
+            field in ("name", "code")
+            or (self.project is None and field in ("unit", "department"))  # 填报单位：…
+            or (
+                field
+                and self.project is not None
+                and not self.project.indicators
+                and self.roles is None
+            )
+        ):
+            # "项目名称：法律援助经费" typed as a paragraph above its indicator table: a
+            # header row (the fields after it belong to that project until its table)
+            self.table_row([labelled[1], labelled[2]], block.page)
             return
-        if self.projects or re.search(r"绩效目标表\s*$", text):
-            return  # inside the project tables: titles and sign-offs, not narrative
+        if match or self.projects or re.search(r"绩效目标表\s*$", text):
+            return  # a unit line; inside the project tables: titles and sign-offs
         self.narrative.append(block)
 
 
@@ -374,6 +395,9 @@ def _clean_org(text: str | None) -> str | None:
     if not text:
         return None
     name = _ORG_CODE.sub("", _SPACES.sub("", text))
+    # a unit code in brackets or after the name: "[130535]临西县司法局", "临西县司法局（130535）"
+    name = re.sub(r"^[\[【（(]\d{3,9}[\]】）)]", "", name)
+    name = re.sub(r"[\[【（(]?\d{3,9}[\]】）)]?$", "", name)
     name = re.sub(r"(本级|机关)$", "", name)
     return name or None
 
@@ -388,14 +412,39 @@ def _department(projects: list[Project], title: str | None, units: list[str]) ->
         cleaned = _clean_org(unit)
         if cleaned and _looks_like_org(cleaned):
             votes[cleaned] += 1
-    if title:
-        match = re.match(
-            rf"^([{_CJK}]{{2,20}}?(?:局|委员会|委|办公室|院|厅))", _SPACES.sub("", title)
-        )
-        if match:
-            votes[match.group(1)] += 1
+    if title and (org := _title_org(title)):
+        votes[org] += 1
     votes.pop("", None)
     return votes.most_common(1)[0][0] if votes else None
+
+
+def _title_org(title: str) -> str | None:
+    """The organisation a title starts with, after its year: "2024年邢台市信都区司法局项目…"
+    → 邢台市信都区司法局. A party committee reads on to its own office: 中共临西县委政法委员会,
+    not 中共临西县委."""
+    text = re.sub(r"^(20\d{2}|[二〇零一三四五六七八九]{4})\s*年度?", "", _SPACES.sub("", title))
+    match = re.match(rf"^[{_CJK}]{{2,24}}?(?:{_ORG_ENDINGS})", text)
+    if match is None:
+        return None
+    name = match.group(0)
+    if re.search(r"[省市县区]委$", name):
+        more = re.match(rf"^[{_CJK}]{{0,12}}?(?:{_ORG_ENDINGS})", text[len(name) :])
+        if more:
+            name += more.group(0)
+    if text[len(name) :].startswith("办公室"):  # …委员会办公室
+        name += "办公室"
+    return name
+
+
+def _org_lines(doc: RawDocument) -> list[str]:
+    """Short lines at the top that are an organisation's name alone (the filer written
+    above the title)."""
+    found = []
+    for block in doc.blocks[:5]:
+        text = _SPACES.sub("", block.text) if isinstance(block, Paragraph) else ""
+        if re.fullmatch(rf"[{_CJK}]{{4,24}}", text) and re.search(f"(?:{_ORG_ENDINGS})$", text):
+            found.append(text)
+    return found
 
 
 def _title(doc: RawDocument) -> str | None:

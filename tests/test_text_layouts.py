@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer.errors import ReadError
-from indexer.model import RawDocument, Table
+from indexer.model import Paragraph, RawDocument, Table
 from indexer.readers.text import decode_text, text_to_blocks
 from indexer.reading import parse_file
 from indexer.splitter import split_document
@@ -179,3 +179,146 @@ def test_unknown_level_label_is_kept_raw() -> None:
     )
     indicator = filing["projects"][0]["indicators"][0]
     assert (indicator["level2"], indicator["level2_raw"]) == ("覆盖指标", "覆盖指标")
+
+
+# -- shapes found by the parser QA pass (2026-11-23) ---------------------------------
+
+
+TABLE = "一级指标\t二级指标\t三级指标\t指标值\n产出指标\t数量指标\t案件数\t≥300件\n"
+
+
+def _parsed_text(tmp_path: Path, text: str) -> dict:
+    path = tmp_path / "filing.txt"
+    path.write_text(text, encoding="utf-8")
+    return parse_file(path).to_json()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "项目名称 测试 一级指标 二级指标",
+        "项目名称  法律援助经费  一级指标  二级指标  三级指标  指标值",
+    ],
+)
+def test_a_header_and_the_table_heading_on_one_line_are_read_as_two(
+    tmp_path: Path, line: str
+) -> None:
+    """Such a line once sent the wrapped-text reader round the same line for ever."""
+    filing = _parsed_text(tmp_path, f"2024年临西县司法局项目支出绩效目标表\n{line}\n")
+    assert filing["projects"][0]["name"] in ("测试", "法律援助经费")
+    spaced = _parsed_text(
+        tmp_path,
+        f"2024年临西县司法局项目支出绩效目标表\n{line}\n产出指标  数量指标  案件数  ≥300件\n",
+    )
+    if "指标值" in line:
+        (indicator,) = spaced["projects"][0]["indicators"]
+        assert (indicator["name"], indicator["low"], indicator["unit"]) == ("案件数", 300, "件")
+
+
+def test_notes_after_the_last_wrapped_table_leave_it_as_it_was(tmp_path: Path) -> None:
+    seed = ROOT / "corpus" / "000_c108e284426fe8e6.txt"
+    notes = (
+        "\n\n填报说明：\n\n1.本表由项目实施单位填报，经主管部门审核后报同级财政部门。\n\n"
+        "联系人：王明 联系电话：0319-8888888\n"
+    )
+    with_notes = _parsed_text(tmp_path, seed.read_text(encoding="utf-8").rstrip("\n") + notes)
+    assert _rows(with_notes) == _rows(parse_file(seed).to_json())
+
+
+def test_project_headers_typed_as_paragraphs_start_their_projects() -> None:
+    heading = ["一级指标", "二级指标", "三级指标", "指标值"]
+    doc = RawDocument(
+        source="test",
+        blocks=[
+            Paragraph("2024年临西县司法局项目支出绩效目标表"),
+            Paragraph("项目名称：法律援助经费"),
+            Paragraph("项目金额：26.5万元"),
+            Table(rows=[heading, ["产出指标", "数量指标", "案件数", "≥300件"]]),
+            Paragraph("项目名称：普法宣传经费"),
+            Paragraph("项目金额：12万元"),
+            Table(rows=[heading, ["产出指标", "数量指标", "宣传场次", "≥20场"]]),
+        ],
+    )
+    projects = split_document(doc).to_json()["projects"]
+    assert [(p["name"], p["amount_wan"], len(p["indicators"])) for p in projects] == [
+        ("法律援助经费", 26.5, 1),
+        ("普法宣传经费", 12.0, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        "2024年河北省邢台市信都区司法局项目支出绩效目标表",
+        "2024年项目支出绩效目标表\n填报单位：邢台市信都区司法局",
+        "2024年项目支出绩效目标表\n填报单位（盖章）：邢台市信都区司法局",
+        "2024年项目支出绩效目标表\n单位名称：邢台市信都区司法局",
+        "2024年项目支出绩效目标表\n预算单位：邢台市信都区司法局          金额单位：万元",
+        "2024年项目支出绩效目标表\n部门名称：邢台市信都区司法局",
+        "2024年项目支出绩效目标表\n主管部门：邢台市信都区司法局",
+        "邢台市信都区司法局\n2024年项目支出绩效目标表",
+        "2024年邢台市信都区司法局部门预算\n项目支出绩效目标表",
+    ],
+)
+def test_the_filer_is_found_where_filings_name_it(tmp_path: Path, top: str) -> None:
+    filing = _parsed_text(
+        tmp_path,
+        f"{top}\n项目名称\t测试项目\n项目年度金额（万元）\t60\n" + TABLE,
+    )
+    assert filing["department"] in ("邢台市信都区司法局", "河北省邢台市信都区司法局")
+    assert (filing["county"], filing["year"]) == ("信都区", 2024)
+
+
+@pytest.mark.parametrize(
+    ("title", "department"),
+    [
+        ("中共临西县委政法委员会2023年部门预算", "中共临西县委政法委员会"),
+        ("中共临西县委宣传部部门预算绩效目标", "中共临西县委宣传部"),
+        ("中共临武县委全面依法治县委员会办公室部门预算", "中共临武县委全面依法治县委员会办公室"),
+        ("临武县妇女联合会2024年预算", "临武县妇女联合会"),
+        ("临西县第一中学部门预算", "临西县第一中学"),
+    ],
+)
+def test_a_title_s_organisation_is_read_whole(tmp_path: Path, title: str, department: str) -> None:
+    filing = _parsed_text(
+        tmp_path,
+        f"{title}\n项目名称\t测试项目\n" + TABLE,
+    )
+    assert filing["department"] == department
+
+
+@pytest.mark.parametrize(
+    "cell", ["临西县司法局 130535", "[130535]临西县司法局", "临西县司法局（130535）"]
+)
+def test_unit_codes_beside_a_department_are_left_out(tmp_path: Path, cell: str) -> None:
+    filing = _parsed_text(
+        tmp_path,
+        f"项目支出绩效目标表\n项目名称\t测试项目\n主管部门及代码\t{cell}\n" + TABLE,
+    )
+    assert filing["projects"][0]["department"] == "临西县司法局"
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        *[
+            (label, "amount")
+            for label in (
+                "年度预算数（万元）",
+                "项目预算（万元）",
+                "预算金额（万元）",
+                "项目资金（万元）",
+                "本年预算金额",
+            )
+        ],
+        *[(label, "goal") for label in ("年度总体目标", "年度目标", "项目绩效目标")],
+    ],
+)
+def test_more_header_labels(tmp_path: Path, label: str, field: str) -> None:
+    value = "60" if field == "amount" else "完成全年工作任务。"
+    filing = _parsed_text(
+        tmp_path,
+        f"项目支出绩效目标表\n项目名称\t测试项目\n{label}\t{value}\n" + TABLE,
+    )
+    project = filing["projects"][0]
+    assert (project["amount_wan"] == 60.0) if field == "amount" else (project["goal"] == value)
