@@ -222,9 +222,13 @@ class _State:
 
 
 def _roles(cells: list[str]) -> dict[int, str]:
+    """Column index → role; the first column of each role, except that a year's target
+    column (年度指标值) wins over the whole period's (实施期指标值) beside it."""
     roles: dict[int, str] = {}
     for index, cell in enumerate(cells):
         role = labels.column_role(cell)
+        if role == "value" and "年度" in cell and "value" in roles.values():
+            del roles[next(i for i, r in roles.items() if r == "value")]
         if role and role not in roles.values():
             roles[index] = role
     return roles
