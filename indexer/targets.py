@@ -102,7 +102,12 @@ _UNIT_WORD = (
     + "|".join(re.escape(u) for u in sorted(_BASE_UNITS, key=len, reverse=True))
     + ")"
 )
-_UNIT_RE = re.compile(rf"{_UNIT_WORD}(?:(?:/|每){_UNIT_WORD})*")
+# A compound unit joins its parts with / 每 or · ("元/人·年", "元/(人·年)"); a Latin part
+# may carry ² ³ ("kg/人", "元/m²").
+_UNIT_PART = rf"(?:{_UNIT_WORD}|[A-Za-z]+[²³]?)"
+_UNIT_RE = re.compile(
+    rf"{_UNIT_PART}(?:(?:/|每|·){_UNIT_PART}|/\({_UNIT_PART}(?:·{_UNIT_PART})*\))*"
+)
 _LATIN_UNIT_RE = re.compile(r"[A-Za-z]+(?:/[A-Za-z]+)*")
 # A short word standing alone after the number at the end of the value ("≥5 栋" where
 # the word is not in the list): read verbatim, as the contract says "what follows".
@@ -155,7 +160,9 @@ def _normalise(text: str) -> str:
     read as a thousands separator), unless it sits inside a number ("１，２００").
     """
     s = _FW_THOUSANDS_RE.sub(",", text).replace("，", "、")
-    s = unicodedata.normalize("NFKC", s)
+    # NFKC would make m² "m2", a number of its own
+    s = unicodedata.normalize("NFKC", s.replace("²", "\0sq").replace("³", "\0cu"))
+    s = s.replace("\0sq", "²").replace("\0cu", "³")
     s = re.sub(r"\s+", "", s)
     return s.replace("百分比", "%")
 

@@ -223,6 +223,11 @@ def test_ranges(text: str, low: float, high: float, unit: str) -> None:
         ("≥2500 平方米", ">=", 2500, N, "平方米"),
         ("≥6 个月", ">=", 6, N, "个月"),
         ("≥5 栋", ">=", 5, N, "栋"),
+        # compound units, whole: the compare page groups by unit
+        ("≤1500元/人·年", "<=", N, 1500, "元/人·年"),
+        ("1500元/(人·年)", "=", 1500, 1500, "元/(人·年)"),
+        ("20kg/人", "=", 20, 20, "kg/人"),
+        ("1500元/m²", "=", 1500, 1500, "元/m²"),
     ],
 )
 def test_units(text: str, op: str, low: float | None, high: float | None, unit: str | None) -> None:
