@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 
 from indexer import labels
@@ -29,6 +30,7 @@ _ORG_CODE = re.compile(r"^\s*\d{2,9}\s*[-－]?\s*")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 _CJK = r"\u4e00-\u9fff"
 _FIRST_LEVEL_ONLY = ("产出指标", "效益指标", "效果指标", "满意度指标")
+_CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _ORG_ENDINGS = "委员会|联合会|办公室|中学|小学|学校|宣传部|组织部|统战部|局|委|院|厅|中心"
 _LABELLED = re.compile(r"^([^:：\s]{2,16})\s*[:：]\s*(\S.*)$")  # "项目名称：法律援助经费"
 _SIGN_OFF = re.compile(r"审核意见|股室意见|填报人|联系电话|签字|盖章|^日期$")
@@ -466,9 +468,19 @@ def _title(doc: RawDocument) -> str | None:
     return None
 
 
+def _year_digits(text: str) -> str:
+    """Full-width digits and a year in Chinese numerals (二〇二四年) as ASCII digits."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(
+        r"[二〇零一三四五六七八九]{4}(?=\s*年)",
+        lambda m: m.group(0).translate(_CN_DIGITS),
+        text,
+    )
+
+
 def _year(title: str | None, projects: list[Project], doc: RawDocument) -> int | None:
     """Budget year: the title's, else the code's year digits, else the years projects name."""
-    if title and (match := _YEAR.search(title)):
+    if title and (match := _YEAR.search(_year_digits(title))):
         return int(match.group(1))
     votes: Counter[int] = Counter()
     for project in projects:

@@ -342,3 +342,18 @@ def test_the_year_s_target_wins_over_the_whole_period_s(tmp_path: Path) -> None:
     )
     (indicator,) = filing["projects"][0]["indicators"]
     assert (indicator["value"], indicator["low"]) == ("≥600件", 600)
+
+
+def test_old_mac_line_endings_are_line_endings(tmp_path: Path) -> None:
+    text = "2024年临西县司法局项目支出绩效目标表\n项目名称\t法律援助经费\n" + TABLE
+    filing = _parsed_text(tmp_path, text.replace("\n", "\r"))
+    assert [p["name"] for p in filing["projects"]] == ["法律援助经费"]
+    assert len(filing["projects"][0]["indicators"]) == 1
+
+
+@pytest.mark.parametrize("year", ["二〇二四", "２０２４"])
+def test_a_title_year_in_chinese_numerals_or_full_width(tmp_path: Path, year: str) -> None:
+    filing = _parsed_text(
+        tmp_path, f"{year}年临西县司法局项目支出绩效目标表\n项目名称\t2023年遗留案件补助\n" + TABLE
+    )
+    assert filing["year"] == 2024

@@ -100,9 +100,9 @@ def read_text(path: Path) -> RawDocument:
 
 def text_to_blocks(text: str) -> list[Block]:
     """Split decoded text into paragraphs and tables by its layout."""
-    lines = [
-        _BOOKMARK.sub("", line).rstrip("\r") for line in text.replace("\u3000", " ").split("\n")
-    ]
+    # \r\n, \n, and the old Mac \r alone all end a line
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_BOOKMARK.sub("", line) for line in text.replace("\u3000", " ").split("\n")]
     if sum(1 for line in lines if line.startswith("\t")) >= 5 and _cell_per_line(lines):
         return _cells_per_line_blocks(lines)
     if sum(1 for line in lines if "\t" in line.strip("\t ")) >= 5:
