@@ -48,6 +48,11 @@ def split_document(doc: RawDocument) -> Filing:
     projects = [p for p in state.projects if p.indicators or p.name or p.code]
     filing = Filing(source=doc.source, projects=projects, low_confidence=doc.low_confidence)
     filing.warnings = list(doc.warnings)
+    if not projects and _names_indicator_tables(doc):
+        filing.warnings.append(
+            "indicator table headings found but no rows read as a table (a scan, or a table "
+            "without ruling lines): its text is kept as prose"
+        )
     filing.title = _title(doc)
     filing.department = _department(projects, filing.title, [*state.units, *_org_lines(doc)])
     for project in projects:
@@ -204,15 +209,16 @@ class _State:
                 return
         labelled = _LABELLED.match(text)
         field = labels.project_field(labelled[1]) if labelled else None
-        if (
-            field in ("name", "code")
-            or (self.project is None and field in ("unit", "department"))  # 填报单位：…
-            or (
-                field
-                and self.project is not None
-                and not self.project.indicators
-                and self.roles is None
-            )
+        if self.project is None and field in ("unit", "department"):
+            # "填报单位：某某局" above everything: the filer, not a project yet (a project
+            # here would end the narrative that may follow)
+            self.units.append(_clean_org(labelled[2]) or labelled[2])
+            return
+        if field in ("name", "code") or (
+            field
+            and self.project is not None
+            and not self.project.indicators
+            and self.roles is None
         ):
             # "项目名称：法律援助经费" typed as a paragraph above its indicator table: a
             # header row (the fields after it belong to that project until its table)
@@ -442,13 +448,23 @@ def _title_org(title: str) -> str | None:
     return name
 
 
+def _names_indicator_tables(doc: RawDocument) -> bool:
+    """Whether the document's prose names an indicator table's columns (一级指标 … 二级指标)."""
+    prose = "\n".join(block.text for block in doc.blocks if isinstance(block, Paragraph))
+    return "一级指标" in prose and "二级指标" in prose
+
+
 def _org_lines(doc: RawDocument) -> list[str]:
     """Short lines at the top that are an organisation's name alone (the filer written
     above the title)."""
     found = []
     for block in doc.blocks[:5]:
         text = _SPACES.sub("", block.text) if isinstance(block, Paragraph) else ""
-        if re.fullmatch(rf"[{_CJK}]{{4,24}}", text) and re.search(f"(?:{_ORG_ENDINGS})$", text):
+        if (
+            re.fullmatch(rf"[{_CJK}]{{4,24}}", text)
+            and re.search(f"(?:{_ORG_ENDINGS})$", text)
+            and labels.project_field(text) is None  # not "主管部门 某某局"
+        ):
             found.append(text)
     return found
 

@@ -393,3 +393,25 @@ def test_scanned_pdf_without_tesseract(tmp_path: Path, monkeypatch) -> None:
         "no text layer on page 1 and Tesseract (chi_sim) is not installed; "
         "install tesseract-ocr tesseract-ocr-chi-sim to read scanned PDFs"
     ]
+
+
+def test_a_page_psm_6_reads_as_a_line_or_two_is_read_by_psm_4_as_well(monkeypatch) -> None:  # noqa: ANN001
+    """Not OCR itself (that needs tesseract): which of two readings is kept."""
+    from PIL import Image
+
+    readings = {
+        "6": "临西县司法局2024年项目支出绩效目标表\n填报单位",
+        "4": "临西县司法局2024年项目支出绩效目标表\n项目名称 社区矫正经费\n一级指标 二级指标",
+    }
+    asked: list[str] = []
+
+    def fake(png: bytes, psm: str) -> str:
+        asked.append(psm)
+        return readings[psm]
+
+    monkeypatch.setattr(ocr, "_tesseract", fake)
+    page = Image.new("L", (20, 20), 255)
+    assert "项目名称" in ocr.ocr_page_image(page) and asked == ["6", "4"]
+    readings["6"] = "\n".join(f"第{i}行：社区矫正对象教育学习" for i in range(ocr.FEW_LINES))
+    asked.clear()
+    assert ocr.ocr_page_image(page).startswith("第0行") and asked == ["6"]  # enough lines

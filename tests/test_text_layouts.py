@@ -357,3 +357,29 @@ def test_a_title_year_in_chinese_numerals_or_full_width(tmp_path: Path, year: st
         tmp_path, f"{year}年临西县司法局项目支出绩效目标表\n项目名称\t2023年遗留案件补助\n" + TABLE
     )
     assert filing["year"] == 2024
+
+
+def test_a_filer_line_above_the_narrative_keeps_the_narrative() -> None:
+    doc = RawDocument(
+        source="test",
+        blocks=[
+            Paragraph("2024年部门整体支出绩效目标"),
+            Paragraph("填报单位：临西县司法局"),
+            Paragraph("一、部门职责"),
+            Paragraph("负责全县社区矫正、人民调解和法律援助工作，组织开展普法宣传。"),
+        ],
+    )
+    filing = split_document(doc).to_json()
+    assert filing["department"] == "临西县司法局" and filing["projects"] == []
+    assert any("社区矫正" in section["text"] for section in filing["sections"])
+
+
+def test_indicator_headings_that_are_not_read_as_a_table_are_reported() -> None:
+    lines = [
+        "项目支出绩效目标表",
+        "一级指标 二级指标 三级指标 指标值",
+        "产出指标 数量指标 案件数 ≥300件",
+    ]
+    filing = split_document(RawDocument("test", [Paragraph(line) for line in lines])).to_json()
+    assert filing["projects"] == []
+    assert any("no rows read as a table" in warning for warning in filing["warnings"])

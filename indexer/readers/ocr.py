@@ -22,6 +22,9 @@ INSTALL_HINT = "install tesseract-ocr tesseract-ocr-chi-sim to read scanned PDFs
 
 # Tesseract puts a space between every pair of Chinese characters it recognises.
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}])")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+# a page read by --psm 6 as fewer lines than this is read by --psm 4 as well
+FEW_LINES = 8
 
 
 def tesseract_cmd() -> str:
@@ -51,14 +54,27 @@ def ocr_page_image(image: Image.Image) -> str:
     """OCR one page image; returns text with the spaces between Chinese characters removed.
 
     ``--psm 6`` (one uniform block) keeps table rows on one line each, which suits these
-    forms better than the automatic layout analysis. Raises ``RuntimeError`` on failure.
+    forms better than the automatic layout analysis; on some pages (a large title over
+    a ruled table) it finds only a line or two, and ``--psm 4`` (one column of lines of
+    any size) is read as well, keeping the reading with more Chinese characters.
+    Raises ``RuntimeError`` on failure.
     """
     buf = io.BytesIO()
     image.convert("L").save(buf, format="PNG")
+    png = buf.getvalue()
+    text = _tesseract(png, "6")
+    if sum(1 for line in text.splitlines() if line.strip()) < FEW_LINES:
+        other = _tesseract(png, "4")
+        if len(_CJK_CHAR.findall(other)) > len(_CJK_CHAR.findall(text)):
+            text = other
+    return "\n".join(_CJK_GAP.sub("", line).strip() for line in text.splitlines())
+
+
+def _tesseract(png: bytes, psm: str) -> str:
     try:
         out = subprocess.run(
-            [tesseract_cmd(), "-", "-", "-l", "chi_sim", "--psm", "6"],
-            input=buf.getvalue(),
+            [tesseract_cmd(), "-", "-", "-l", "chi_sim", "--psm", psm],
+            input=png,
             capture_output=True,
             timeout=OCR_TIMEOUT_S,
             check=False,
@@ -68,8 +84,7 @@ def ocr_page_image(image: Image.Image) -> str:
     if out.returncode != 0:
         err = out.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RuntimeError(f"tesseract failed: {err[-1] if err else out.returncode}")
-    text = out.stdout.decode("utf-8", "replace")
-    return "\n".join(_CJK_GAP.sub("", line).strip() for line in text.splitlines())
+    return out.stdout.decode("utf-8", "replace")
 
 
 def ocr_blocks(text: str) -> list[str]:
