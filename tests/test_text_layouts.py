@@ -324,24 +324,25 @@ def test_more_header_labels(tmp_path: Path, label: str, field: str) -> None:
     assert (project["amount_wan"] == 60.0) if field == "amount" else (project["goal"] == value)
 
 
-def test_a_description_column_beside_the_target_is_not_the_target(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("columns", "cells", "description", "value"),
+    [
+        # a description column beside the target is not the target
+        ("指标值说明\t指标值", "全年累计\t≥1200人", "全年累计", "≥1200人"),
+        # a year's target column wins over the whole period's
+        ("实施期指标值\t年度指标值", "≥2000件\t≥600件", None, "≥600件"),
+    ],
+)
+def test_which_column_holds_the_target(
+    tmp_path: Path, columns: str, cells: str, description: str | None, value: str
+) -> None:
     filing = _parsed_text(
         tmp_path,
-        "项目支出绩效目标表\n项目名称\t甲\n一级指标\t二级指标\t三级指标\t指标值说明\t指标值\n"
-        "产出指标\t数量指标\t培训人数\t全年累计\t≥1200人\n",
+        f"项目支出绩效目标表\n项目名称\t甲\n一级指标\t二级指标\t三级指标\t{columns}\n"
+        f"产出指标\t数量指标\t培训人数\t{cells}\n",
     )
     (indicator,) = filing["projects"][0]["indicators"]
-    assert (indicator["description"], indicator["value"]) == ("全年累计", "≥1200人")
-
-
-def test_the_year_s_target_wins_over_the_whole_period_s(tmp_path: Path) -> None:
-    filing = _parsed_text(
-        tmp_path,
-        "项目支出绩效目标表\n项目名称\t甲\n一级指标\t二级指标\t三级指标\t实施期指标值\t年度指标值\n"
-        "产出指标\t数量指标\t化解矛盾纠纷数量\t≥2000件\t≥600件\n",
-    )
-    (indicator,) = filing["projects"][0]["indicators"]
-    assert (indicator["value"], indicator["low"]) == ("≥600件", 600)
+    assert (indicator["description"], indicator["value"]) == (description, value)
 
 
 def test_old_mac_line_endings_are_line_endings(tmp_path: Path) -> None:
