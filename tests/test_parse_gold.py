@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gold_score import REPORT, Score, gold_stems, load_gold, score_filing
+from gold_score import REPORT, Score, gold_stems, load_gold, row_key, score_filing
 
 from indexer.reading import parse_file
 
@@ -68,6 +68,26 @@ def test_projects_match_gold(parsed_seeds: dict[str, dict], stem: str) -> None:
     assert [p["department"] for p in got] == [p["department"] for p in want]
     goals_right = sum(g["goal"] == w["goal"] for g, w in zip(got, want, strict=True))
     assert goals_right >= 0.9 * len(want)
+
+
+def test_indicator_text_is_the_gold_s_character_for_character(
+    parsed_seeds: dict[str, dict],
+) -> None:
+    """The scores above ignore spaces; what users read should not have a converter's wrap
+    spaces inside words ("服务对象 满意度指 标"). Rows are paired, project by project, by
+    their spaceless key."""
+    fields = ("level1_raw", "level2_raw", "name", "description")
+    wrong = []
+    for stem in gold_stems():
+        pairs = zip(parsed_seeds[stem]["projects"], load_gold(stem)["projects"], strict=True)
+        for parsed, gold in pairs:
+            got = {row_key(i): i for i in parsed["indicators"]}
+            for want in gold["indicators"]:
+                have = got.get(row_key(want))
+                for field in fields if have else ():
+                    if (have[field] or None) != (want[field] or None):
+                        wrong.append((stem[:3], field, have[field], want[field]))
+    assert wrong == []
 
 
 def test_narrative_sections_have_heading_paths(parsed_seeds: dict[str, dict]) -> None:

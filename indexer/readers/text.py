@@ -98,6 +98,14 @@ def read_text(path: Path) -> RawDocument:
     return RawDocument(source=str(path), blocks=text_to_blocks(text))
 
 
+# A converter that wrapped a cell's text left a space where the line broke ("产出 指标",
+# "服务对象 满意度指 标"); Chinese puts no space between characters, so it goes.
+# A space before the next item of a list ("…人员 目标3：…", "… 二是…") is kept.
+_WRAP_GAP = re.compile(
+    r"(?<=[\u4e00-\u9fff，、；：]) (?=[\u4e00-\u9fff])(?!目标\d|[一二三四五六七八九十]+[、是])"
+)
+
+
 def text_to_blocks(text: str) -> list[Block]:
     """Split decoded text into paragraphs and tables by its layout."""
     # \r\n, \n, and the old Mac \r alone all end a line
@@ -123,7 +131,7 @@ def _tab_row_blocks(lines: list[str]) -> list[Block]:
     rows: list[list[str]] = []
     for line in lines:
         if "\t" in line.strip(" "):
-            rows.append([cell.strip() for cell in line.split("\t")])
+            rows.append([_WRAP_GAP.sub("", cell.strip()) for cell in line.split("\t")])
             continue
         if not line.strip() and rows:
             continue  # a blank line inside a table run does not end it
