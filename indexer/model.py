@@ -23,7 +23,13 @@ class Table:
     """A table as rows of cell texts; a merged cell repeats nothing and reads as ``""``."""
 
     rows: list[list[str]]
-    page: int | None = None
+    page: int | None = None  # where the table starts
+    # the page of each row, for a table continued over pages (None: all on ``page``)
+    row_pages: list[int | None] | None = None
+
+    def page_of(self, index: int) -> int | None:
+        """The page row ``index`` is on."""
+        return self.row_pages[index] if self.row_pages else self.page
 
 
 Block = Paragraph | Table

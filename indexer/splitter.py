@@ -41,8 +41,8 @@ def split_document(doc: RawDocument) -> Filing:
     state = _State()
     for block in doc.blocks:
         if isinstance(block, Table):
-            for row in block.rows:
-                state.table_row(row, block.page)
+            for index, row in enumerate(block.rows):
+                state.table_row(row, block.page_of(index))
         else:
             state.paragraph(block)
     projects = [p for p in state.projects if p.indicators or p.name or p.code]

@@ -415,3 +415,23 @@ def test_a_page_psm_6_reads_as_a_line_or_two_is_read_by_psm_4_as_well(monkeypatc
     readings["6"] = "\n".join(f"第{i}行：社区矫正对象教育学习" for i in range(ocr.FEW_LINES))
     asked.clear()
     assert ocr.ocr_page_image(page).startswith("第0行") and asked == ["6"]  # enough lines
+
+
+def test_rows_of_a_table_continued_over_pages_carry_their_own_page(seed: str) -> None:
+    """A researcher cites the page a target is on, not where its table began."""
+    from indexer.splitter import split_document
+
+    path = FIXTURES / f"{seed}.pdf"
+    filing = split_document(read_cached(path)).to_json()
+    with pdfplumber.open(path) as pdf:
+        text = {n: re.sub(r"\s+", "", p.extract_text() or "") for n, p in enumerate(pdf.pages, 1)}
+    indicators = [i for p in filing["projects"] for i in p["indicators"]]
+    misplaced = [
+        (i["name"], i["page"])
+        for i in indicators
+        if re.sub(r"\s+", "", i["name"])[:6] not in text[i["page"]]
+        # a name cut by the page break starts on the page before
+        and re.sub(r"\s+", "", i["name"])[:6] not in text.get(i["page"] - 1, "")
+    ]
+    assert misplaced == []
+    assert any(len({i["page"] for i in p["indicators"]}) > 1 for p in filing["projects"])

@@ -324,6 +324,8 @@ def _append_continuation(prev: _Item, first: _Item) -> None:
     if rows and _is_split_row(table.rows[-1], rows[0]):
         last = table.rows[-1]
         table.rows[-1] = [join_lines([x, y]) for x, y in zip(last, rows.pop(0), strict=True)]
+    pages = table.row_pages or [table.page] * len(table.rows)
+    table.row_pages = pages + [cont.page] * len(rows)  # a glued row keeps its first page
     table.rows.extend(rows)
 
 
