@@ -435,3 +435,27 @@ def test_rows_of_a_table_continued_over_pages_carry_their_own_page(seed: str) ->
     ]
     assert misplaced == []
     assert any(len({i["page"] for i in p["indicators"]}) > 1 for p in filing["projects"])
+
+
+def test_a_title_only_in_the_page_header_is_read(tmp_path: Path) -> None:
+    from docx import Document
+
+    from indexer.splitter import split_document
+
+    document = Document()
+    document.sections[0].header.paragraphs[0].text = "2024年临西县司法局项目支出绩效目标表"
+    rows = [
+        ["项目名称", "法律援助经费", "", ""],
+        ["一级指标", "二级指标", "三级指标", "指标值"],
+        ["产出指标", "数量指标", "案件数", "≥300件"],
+    ]
+    table = document.add_table(rows=len(rows), cols=4)
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    path = tmp_path / "header-title.docx"
+    document.save(path)
+    filing = split_document(read_docx(path)).to_json()
+    assert (filing["title"], filing["year"]) == ("2024年临西县司法局项目支出绩效目标表", 2024)
+    assert filing["department"] == "临西县司法局"
+    assert [p["name"] for p in filing["projects"]] == ["法律援助经费"]

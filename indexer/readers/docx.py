@@ -6,6 +6,7 @@ one-line reason instead of a traceback or an exhausted machine.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -53,7 +54,24 @@ def read_docx(
     has_pages = next(body.iter(_RENDERED_BREAK), None) is not None
     walker = _Walker(has_pages)
     walker.walk(body)
-    return RawDocument(source=path.name, blocks=walker.blocks)
+    blocks = walker.blocks
+    if not any(isinstance(b, Paragraph) and _TITLE_WORDS.search(b.text) for b in blocks[:40]):
+        blocks = _header_lines(doc) + blocks
+    return RawDocument(source=path.name, blocks=blocks)
+
+
+# what a title says (as the splitter looks for it): used to tell whether the body has one
+_TITLE_WORDS = re.compile(r"绩效(目标|文本)|预算")
+
+
+def _header_lines(doc) -> list[Paragraph]:  # noqa: ANN001 - a python-docx Document
+    """The first page header's lines: some filings put their title only there, and the
+    body then starts with the tables."""
+    try:
+        paragraphs = doc.sections[0].header.paragraphs if doc.sections else []
+    except Exception:  # noqa: BLE001 - a header python-docx cannot read is left out
+        return []
+    return [Paragraph(text=p.text.strip(), page=1) for p in paragraphs if p.text.strip()]
 
 
 def check_zip(path: Path, max_unpacked: int = MAX_UNPACKED_BYTES, max_ratio: float = MAX_RATIO):
