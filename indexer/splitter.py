@@ -115,6 +115,12 @@ class _State:
         if not any(cells):
             return
         self._unit_from_cells(cells)
+        if labels.is_indicator_header(cells) and labels.project_field(cells[0]):
+            # "项目名称 | 法律援助经费 | 一级指标 | 二级指标 …": a header row and the
+            # table's heading in one row
+            cut = next(i for i, c in enumerate(cells) if labels.column_role(c))
+            self.table_row(cells[:cut], page)
+            cells = cells[cut:]
         if labels.is_indicator_header(cells):
             self._goal_open = False
             if self.project is None:

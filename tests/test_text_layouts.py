@@ -384,3 +384,22 @@ def test_indicator_headings_that_are_not_read_as_a_table_are_reported() -> None:
     filing = split_document(RawDocument("test", [Paragraph(line) for line in lines])).to_json()
     assert filing["projects"] == []
     assert any("no rows read as a table" in warning for warning in filing["warnings"])
+
+
+def test_columns_aligned_with_spaces_are_columns(tmp_path: Path) -> None:
+    text = (
+        "2024年临西县司法局项目支出绩效目标表\n"
+        "项目名称        法律援助经费\n"
+        "一级指标      二级指标          三级指标            指标值\n"
+        "产出指标      数量指标          法律援助案件数      ≥300件\n"
+        "产出指标      成本指标          案件补贴标准        2500元/次\n"
+        "满意度指标    服务对象满意度指标  参训人员满意度      100%\n"
+    )
+    (project,) = _parsed_text(tmp_path, text)["projects"]
+    assert project["name"] == "法律援助经费"
+    got = [(i["level2"], i["name"], i["op"], i["low"], i["unit"]) for i in project["indicators"]]
+    assert got == [
+        ("数量指标", "法律援助案件数", ">=", 300, "件"),
+        ("成本指标", "案件补贴标准", "=", 2500, "元/次"),
+        ("服务对象满意度指标", "参训人员满意度", "=", 100, "%"),
+    ]

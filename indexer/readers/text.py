@@ -106,6 +106,9 @@ _WRAP_GAP = re.compile(
 )
 
 
+_ALIGN_GAP = re.compile(r"(?<=\S) {2,}(?=\S)")
+
+
 def text_to_blocks(text: str) -> list[Block]:
     """Split decoded text into paragraphs and tables by its layout."""
     # \r\n, \n, and the old Mac \r alone all end a line
@@ -115,7 +118,17 @@ def text_to_blocks(text: str) -> list[Block]:
         return _cells_per_line_blocks(lines)
     if sum(1 for line in lines if "\t" in line.strip("\t ")) >= 5:
         return _tab_row_blocks(lines)
+    if _aligned_with_spaces(lines):
+        return _tab_row_blocks([_ALIGN_GAP.sub("\t", line.strip()) for line in lines])
     return wrapped.wrapped_blocks(lines)
+
+
+def _aligned_with_spaces(lines: list[str]) -> bool:
+    """Columns lined up with runs of spaces (``pdftotext -layout``, a typed table): the
+    indicator heading is spread that way, and so are a fifth of the lines."""
+    aligned = [line for line in lines if _ALIGN_GAP.search(line.strip())]
+    heading = any("一级指标" in line and "二级指标" in line for line in aligned)
+    return heading and len(aligned) >= 0.2 * sum(1 for line in lines if line.strip())
 
 
 def _cell_per_line(lines: list[str]) -> bool:
