@@ -308,6 +308,8 @@ def test_a_region_toggle_is_its_own_control_beside_the_link(browser, base_url: s
     branch.locator(':scope > a[data-value="邢台市"]').focus()
     page.keyboard.press("Tab")  # the next stop is the place's own toggle
     assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    box = details.locator(":scope > summary").bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.5.8 target size
     page.keyboard.press("Enter")
     assert details.evaluate("d => d.open")
     assert params(page) == {"q": ["满意度"], "province": ["河北省"]}  # toggling did not navigate
