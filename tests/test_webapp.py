@@ -350,7 +350,7 @@ def test_highlight_mark_is_the_only_markup(client: FlaskClient) -> None:
 
 
 def test_security_headers_and_no_inline_script(client: FlaskClient) -> None:
-    urls = ("/", f"/?q={QUERY}", "/compare", "/api/search?q=x", "/healthz", "/nowhere")
+    urls = ("/", f"/?q={QUERY}", "/compare", "/api", "/api/search?q=x", "/healthz", "/nowhere")
     for url in urls:
         response = client.get(url)
         csp = response.headers["Content-Security-Policy"]
@@ -362,6 +362,38 @@ def test_security_headers_and_no_inline_script(client: FlaskClient) -> None:
             for tag in re.findall(r"<script\b[^>]*>", html):
                 assert "src=" in tag  # no inline script anywhere
             assert " on" + "click=" not in html and "style=" not in html
+
+
+def test_the_api_page_describes_every_endpoint_and_its_example_works(client: FlaskClient) -> None:
+    from webapp.openapi import document
+
+    page = client.get("/api")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for path, operations in document()["paths"].items():
+        for method, operation in operations.items():
+            assert f"{method.upper()} {path}" in html
+            for parameter in operation.get("parameters", []):
+                assert f"<code>{parameter['name']}</code>" in html
+    (example,) = re.findall(r'<a href="(/api/search\?[^"]+)"', html)
+    answer = client.get(example.replace("&amp;", "&"))
+    assert answer.status_code == 200 and answer.get_json()["total"] > 0
+    assert 'href="/api"' in client.get("/").get_data(as_text=True)  # the nav's API link
+
+
+@pytest.mark.parametrize(
+    ("schema", "text"),
+    [
+        ({"type": "string", "maxLength": 200}, "文字，最长 200 字"),
+        ({"enum": ["hybrid", "keyword"], "default": "hybrid"}, "hybrid | keyword（默认 hybrid）"),
+        ({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "整数 1–100（默认 10）"),
+        ({"type": "array", "items": {"type": "string", "pattern": "^[0-9]+$"}}, "可重复；数字"),
+    ],
+)
+def test_schema_summary(schema: dict, text: str) -> None:
+    from webapp.openapi import schema_summary
+
+    assert schema_summary(schema) == text
 
 
 def test_custom_404_and_405(client: FlaskClient) -> None:

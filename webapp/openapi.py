@@ -241,3 +241,20 @@ def document() -> dict[str, Any]:
         },
         "components": {"schemas": schemas()},
     }
+
+
+def schema_summary(schema: dict | None) -> str:
+    """A parameter's schema in a few Chinese words, for the API page."""
+    if not schema:
+        return ""
+    if schema.get("type") == "array":
+        return "可重复；" + schema_summary(schema.get("items"))
+    if "enum" in schema:
+        text = " | ".join(str(v) for v in schema["enum"])
+    elif schema.get("type") == "integer":
+        text = f"整数 {schema.get('minimum', '')}–{schema.get('maximum', '')}".rstrip("–")
+    elif "pattern" in schema:
+        text = "数字"
+    else:
+        text = f"文字，最长 {schema['maxLength']} 字" if "maxLength" in schema else "文字"
+    return f"{text}（默认 {schema['default']}）" if "default" in schema else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp.facets import KIND_LABELS, LABELS
+from webapp.openapi import schema_summary
 
 OPS = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": "＝"}
 
@@ -47,6 +48,7 @@ def install(app: Flask) -> None:
     app.add_template_filter(parsed_target, "parsed_target")
     app.add_template_filter(region, "region")
     app.add_template_filter(lambda kind: KIND_LABELS.get(kind, kind), "kind_label")
+    app.add_template_filter(schema_summary, "schema_summary")
 
     @app.context_processor
     def _labels() -> dict:

@@ -1,8 +1,9 @@
-"""``/api/search``, ``/healthz``, ``/api/openapi.json`` (see shared/notes/interfaces.md)."""
+"""``/api/search``, ``/healthz``, ``/api/openapi.json`` (see shared/notes/interfaces.md), and
+``/api``, the same described for people."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webapp import openapi
@@ -33,6 +34,18 @@ def healthz() -> tuple[Response, int]:
         # the reason may name the server's paths: it goes to the log, not to the caller
         current_app.logger.warning("healthz: index unavailable: %s", err)
         return jsonify({"error": "index unavailable (the server log says why)", "param": None}), 503
+
+
+@bp.get("/api")
+def api_page() -> str:
+    """The API described for people, from the same OpenAPI document the JSON serves."""
+    example = {"q": "社区矫正 成本指标", "level2": "成本指标", "size": 5}
+    return render_template(
+        "api.html",
+        doc=openapi.document(),
+        example=url_for("api.search", **example),
+        example_text="/api/search?" + "&".join(f"{k}={v}" for k, v in example.items()),
+    )
 
 
 @bp.get("/api/openapi.json")
