@@ -45,6 +45,7 @@ def split_document(doc: RawDocument) -> Filing:
                 state.table_row(row, block.page_of(index))
         else:
             state.paragraph(block)
+    state.release_held()
     projects = [p for p in state.projects if p.indicators or p.name or p.code]
     filing = Filing(source=doc.source, projects=projects, low_confidence=doc.low_confidence)
     filing.warnings = list(doc.warnings)
@@ -85,6 +86,8 @@ class _State:
         self.projects: list[Project] = []
         self.units: list[str] = []  # implementing units named in header blocks
         self.narrative: list[Paragraph] = []
+        # labelled paragraphs ("项目名称：…") waiting to see whether a table follows them
+        self._held: list[tuple[str, str, Paragraph]] = []
         self.roles: dict[int, str] | None = None  # column index → role, inside an indicator table
         self.level1_raw: str | None = None
         self.level2_raw: str | None = None
@@ -114,6 +117,9 @@ class _State:
         cells = [_SPACES.sub(" ", c or "").strip() for c in row]
         if not any(cells):
             return
+        held, self._held = self._held, []
+        for label, value, block in held:  # a table follows: they were its header
+            self.table_row([label, value], block.page)
         self._unit_from_cells(cells)
         if labels.is_indicator_header(cells) and labels.project_field(cells[0]):
             # "项目名称 | 法律援助经费 | 一级指标 | 二级指标 …": a header row and the
@@ -144,6 +150,13 @@ class _State:
                 return
         if self.roles is not None and self.project is not None:
             self._indicator_row(cells, page)
+
+    def release_held(self) -> None:
+        """Prose came before a table: the held "项目名称：…" lines were narrative."""
+        for _, _, block in self._held:
+            if not self.projects:
+                self.narrative.append(block)
+        self._held = []
 
     def _unit_from_cells(self, cells: list[str]) -> None:
         for cell in cells:
@@ -220,16 +233,20 @@ class _State:
             # here would end the narrative that may follow)
             self.units.append(_clean_org(labelled[2]) or labelled[2])
             return
-        if field in ("name", "code") or (
+        if field in ("name", "code") or (field and self._held):
+            # "项目名称：法律援助经费" typed as a paragraph: a header row if a table comes
+            # before any prose (then it is replayed), else narrative that names a project
+            self._held.append((labelled[1], labelled[2], block))
+            return
+        if (
             field
             and self.project is not None
             and not self.project.indicators
             and self.roles is None
         ):
-            # "项目名称：法律援助经费" typed as a paragraph above its indicator table: a
-            # header row (the fields after it belong to that project until its table)
-            self.table_row([labelled[1], labelled[2]], block.page)
+            self.table_row([labelled[1], labelled[2]], block.page)  # more of its header
             return
+        self.release_held()
         if match or self.projects or re.search(r"绩效目标表\s*$", text):
             return  # a unit line; inside the project tables: titles and sign-offs
         self.narrative.append(block)
@@ -440,7 +457,7 @@ def _title_org(title: str) -> str | None:
     """The organisation a title starts with, after its year: "2024年邢台市信都区司法局项目…"
     → 邢台市信都区司法局. A party committee reads on to its own office: 中共临西县委政法委员会,
     not 中共临西县委."""
-    text = re.sub(r"^(20\d{2}|[二〇零一三四五六七八九]{4})\s*年度?", "", _SPACES.sub("", title))
+    text = re.sub(r"^20\d{2}\s*年度?", "", _SPACES.sub("", _year_digits(title)))
     match = re.match(rf"^[{_CJK}]{{2,24}}?(?:{_ORG_ENDINGS})", text)
     if match is None:
         return None

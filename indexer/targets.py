@@ -106,7 +106,7 @@ _UNIT_WORD = (
 # may carry ² ³ ("kg/人", "元/m²").
 _UNIT_PART = rf"(?:{_UNIT_WORD}|[A-Za-z]+[²³]?)"
 _UNIT_RE = re.compile(
-    rf"{_UNIT_PART}(?:(?:/|每|·){_UNIT_PART}|/\({_UNIT_PART}(?:·{_UNIT_PART})*\))*"
+    rf"{_UNIT_PART}(?:(?:/|每|[·•・.]){_UNIT_PART}|/\({_UNIT_PART}(?:[·•・.]{_UNIT_PART})*\))*"
 )
 _LATIN_UNIT_RE = re.compile(r"[A-Za-z]+(?:/[A-Za-z]+)*")
 # A short word standing alone after the number at the end of the value ("≥5 栋" where
@@ -262,7 +262,8 @@ def _read_unit(s: str, pos: int) -> tuple[str | None, int]:
     rest = s[pos:]
     m = _UNIT_RE.match(rest) or _LATIN_UNIT_RE.match(rest)
     if m:
-        return m[0].replace("每", "/"), pos + m.end()
+        # one spelling per unit, so the compare page groups them: 元/人•年 is 元/人·年
+        return re.sub(r"[•・.]", "·", m[0].replace("每", "/")), pos + m.end()
     if _SUFFIX_RE.match(rest) or _TRAILER_RE.fullmatch(rest):
         return None, pos  # "10以上", "100左右": no unit, and 以上 is not one
     # An unlisted word standing alone at the end ("≥3 栋", "≥5 栋以上"): take it

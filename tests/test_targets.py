@@ -228,6 +228,8 @@ def test_ranges(text: str, low: float, high: float, unit: str) -> None:
         ("1500元/(人·年)", "=", 1500, 1500, "元/(人·年)"),
         ("20kg/人", "=", 20, 20, "kg/人"),
         ("1500元/m²", "=", 1500, 1500, "元/m²"),
+        ("1500元/人.年", "=", 1500, 1500, "元/人·年"),  # one spelling, one compare group
+        ("1500元/人•年", "=", 1500, 1500, "元/人·年"),
     ],
 )
 def test_units(text: str, op: str, low: float | None, high: float | None, unit: str | None) -> None:

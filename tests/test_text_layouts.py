@@ -329,6 +329,7 @@ def test_more_header_labels(tmp_path: Path, label: str, field: str) -> None:
     [
         # a description column beside the target is not the target
         ("指标值说明\t指标值", "全年累计\t≥1200人", "全年累计", "≥1200人"),
+        ("指标值（说明）\t指标值", "全年累计\t≥1200人", "全年累计", "≥1200人"),
         # a year's target column wins over the whole period's
         ("实施期指标值\t年度指标值", "≥2000件\t≥600件", None, "≥600件"),
     ],
@@ -403,3 +404,33 @@ def test_columns_aligned_with_spaces_are_columns(tmp_path: Path) -> None:
         ("成本指标", "案件补贴标准", "=", 2500, "元/次"),
         ("服务对象满意度指标", "参训人员满意度", "=", 100, "%"),
     ]
+
+
+def test_a_project_named_in_the_narrative_is_narrative() -> None:
+    """ "项目名称：…" followed by prose, not by a table, stays text (it once became an
+    empty project that hid the narrative after it)."""
+    heading = ["一级指标", "二级指标", "三级指标", "指标值"]
+    doc = RawDocument(
+        source="test",
+        blocks=[
+            Paragraph("2024年临西县司法局部门预算说明"),
+            Paragraph("一、重点项目说明"),
+            Paragraph("项目名称：法律援助经费"),
+            Paragraph("该项目用于保障困难群众获得法律援助。"),
+            Paragraph("二、绩效目标表"),
+            Paragraph("项目名称：法律援助经费"),
+            Paragraph("项目金额：26.5万元"),
+            Table(rows=[heading, ["产出指标", "数量指标", "案件数", "≥300件"]]),
+        ],
+    )
+    filing = split_document(doc).to_json()
+    assert [(p["name"], p["amount_wan"]) for p in filing["projects"]] == [("法律援助经费", 26.5)]
+    text = " ".join(section["text"] for section in filing["sections"])
+    assert "项目名称：法律援助经费" in text and "保障困难群众" in text
+
+
+def test_a_full_width_year_before_the_filer(tmp_path: Path) -> None:
+    filing = _parsed_text(
+        tmp_path, "２０２４年度临西县司法局项目支出绩效目标表\n项目名称\t测试\n" + TABLE
+    )
+    assert (filing["year"], filing["department"]) == (2024, "临西县司法局")
