@@ -139,6 +139,14 @@ def column_role(heading: str) -> str | None:
     return None
 
 
+def heading_start(cells: list[str]) -> int:
+    """Where an indicator table's heading begins in a row that opens with a project
+    header label ("项目名称 | 法律援助经费 | 一级指标 | 二级指标 …"); 0 when it does not."""
+    if not cells or project_field(cells[0]) is None or not is_indicator_header(cells):
+        return 0
+    return next((i for i, cell in enumerate(cells) if column_role(cell)), 0)
+
+
 def is_indicator_header(cells: list[str]) -> bool:
     """True for the heading row of an indicator table (一级指标 | 二级指标 | 三级指标 …)."""
     roles = {column_role(c) for c in cells}

@@ -121,10 +121,8 @@ class _State:
         for label, value, block in held:  # a table follows: they were its header
             self.table_row([label, value], block.page)
         self._unit_from_cells(cells)
-        if labels.is_indicator_header(cells) and labels.project_field(cells[0]):
-            # "项目名称 | 法律援助经费 | 一级指标 | 二级指标 …": a header row and the
-            # table's heading in one row
-            cut = next(i for i, c in enumerate(cells) if labels.column_role(c))
+        if cut := labels.heading_start(cells):
+            # a header row and the table's heading in one row: read them as two
             self.table_row(cells[:cut], page)
             cells = cells[cut:]
         if labels.is_indicator_header(cells):

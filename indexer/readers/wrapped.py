@@ -57,7 +57,7 @@ def wrapped_blocks(lines: list[str]) -> list[Block]:
     while index < len(content):
         line = content[index]
         words = line.split()
-        cut = _heading_start(words) if _starts_header_block(line) else 0
+        cut = labels.heading_start(words) if _starts_header_block(line) else 0
         if cut:
             # "项目名称 法律援助经费 一级指标 二级指标 …": a header row and the table's
             # heading on one line; read them as two
@@ -78,13 +78,6 @@ def wrapped_blocks(lines: list[str]) -> list[Block]:
             blocks.append(Paragraph(text=line))
             index += 1
     return blocks
-
-
-def _heading_start(words: list[str]) -> int:
-    """Where an indicator table's heading begins inside a header line; 0 if it does not."""
-    if not labels.is_indicator_header(words):
-        return 0
-    return next((i for i, w in enumerate(words) if labels.column_role(w) is not None), 0)
 
 
 def _starts_header_block(line: str) -> bool:
