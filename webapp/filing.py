@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from indexer.errors import ReadError
@@ -118,10 +119,18 @@ def find_original(record: FilingRecord, source_root: Path) -> Original | None:
     if path is None:
         return None
     try:
-        unchanged = content_hash(path, record.model) == record.content_hash
+        stat = path.stat()
+        digest = _file_hash(str(path), stat.st_mtime_ns, stat.st_size, record.model)
     except OSError:
         return None
-    return Original(path, unchanged)
+    return Original(path, digest == record.content_hash)
+
+
+@lru_cache(maxsize=256)
+def _file_hash(path: str, mtime_ns: int, size: int, model: str) -> str:
+    """``content_hash`` of a file as it is now: read again only when its modification
+    time or size changed, not on every view of its filing page (files run to 50 MB)."""
+    return content_hash(Path(path), model)
 
 
 def mime_type(path: Path) -> str:
