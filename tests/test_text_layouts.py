@@ -225,18 +225,23 @@ def test_notes_after_the_last_wrapped_table_leave_it_as_it_was(tmp_path: Path) -
     assert _rows(with_notes) == _rows(parse_file(seed).to_json())
 
 
-def test_project_headers_typed_as_paragraphs_start_their_projects() -> None:
+def _paragraph_project(name: str, amount: str, indicator: str, value: str) -> list:
+    """A project typed as "项目名称：…" and "项目金额：…" paragraphs over its table."""
     heading = ["一级指标", "二级指标", "三级指标", "指标值"]
+    return [
+        Paragraph(f"项目名称：{name}"),
+        Paragraph(f"项目金额：{amount}"),
+        Table(rows=[heading, ["产出指标", "数量指标", indicator, value]]),
+    ]
+
+
+def test_project_headers_typed_as_paragraphs_start_their_projects() -> None:
     doc = RawDocument(
         source="test",
         blocks=[
             Paragraph("2024年临西县司法局项目支出绩效目标表"),
-            Paragraph("项目名称：法律援助经费"),
-            Paragraph("项目金额：26.5万元"),
-            Table(rows=[heading, ["产出指标", "数量指标", "案件数", "≥300件"]]),
-            Paragraph("项目名称：普法宣传经费"),
-            Paragraph("项目金额：12万元"),
-            Table(rows=[heading, ["产出指标", "数量指标", "宣传场次", "≥20场"]]),
+            *_paragraph_project("法律援助经费", "26.5万元", "案件数", "≥300件"),
+            *_paragraph_project("普法宣传经费", "12万元", "宣传场次", "≥20场"),
         ],
     )
     projects = split_document(doc).to_json()["projects"]
@@ -409,7 +414,6 @@ def test_columns_aligned_with_spaces_are_columns(tmp_path: Path) -> None:
 def test_a_project_named_in_the_narrative_is_narrative() -> None:
     """ "项目名称：…" followed by prose, not by a table, stays text (it once became an
     empty project that hid the narrative after it)."""
-    heading = ["一级指标", "二级指标", "三级指标", "指标值"]
     doc = RawDocument(
         source="test",
         blocks=[
@@ -418,9 +422,7 @@ def test_a_project_named_in_the_narrative_is_narrative() -> None:
             Paragraph("项目名称：法律援助经费"),
             Paragraph("该项目用于保障困难群众获得法律援助。"),
             Paragraph("二、绩效目标表"),
-            Paragraph("项目名称：法律援助经费"),
-            Paragraph("项目金额：26.5万元"),
-            Table(rows=[heading, ["产出指标", "数量指标", "案件数", "≥300件"]]),
+            *_paragraph_project("法律援助经费", "26.5万元", "案件数", "≥300件"),
         ],
     )
     filing = split_document(doc).to_json()
