@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.embeddings import Embedder
-from indexer.passages import embedding_text
+from indexer.passages import embedding_text, embedding_views
 from indexer.search import SEMANTIC_POOL, Searcher, make_request, parse_filters
 from indexer.store import vectorindex
 from indexer.store.base import FilingRecord, Filters
@@ -299,6 +299,12 @@ def build(args: argparse.Namespace, real: RealCorpus, embedder: Embedder) -> dic
     extra.mkdir(parents=True)
     started = time.perf_counter()
     base = embedder.encode_passages([embedding_text(p) for p in real.passages])
+    view_texts = [embedding_views(p) for p in real.passages]
+    flat = embedder.encode_passages([t for texts in view_texts for t in texts])
+    base_views, cursor = [], 0
+    for texts in view_texts:
+        base_views.append(flat[cursor : cursor + len(texts)])
+        cursor += len(texts)
     encode_seconds = time.perf_counter() - started
 
     memoise_tokens()
@@ -319,6 +325,11 @@ def build(args: argparse.Namespace, real: RealCorpus, embedder: Embedder) -> dic
         tick = time.perf_counter()
         synthetic = generator.filing(filings, min(args.per_filing, args.passages - done))
         vectors = noised(base, synthetic.origins, rng, args.noise)
+        # each synthetic passage's views: its real passage's, noised the same way
+        views = [
+            noised(base_views[o], list(range(len(base_views[o]))), rng, args.noise)
+            for o in synthetic.origins
+        ]
         all_vectors[done : done + len(vectors)] = vectors
         generate_seconds += time.perf_counter() - tick
         content = json.dumps(synthetic.filing, ensure_ascii=False, sort_keys=True)
@@ -328,7 +339,7 @@ def build(args: argparse.Namespace, real: RealCorpus, embedder: Embedder) -> dic
             hashlib.sha1(content.encode("utf-8")).hexdigest(),
             synthetic.filing,
         )
-        store.write_filing(record, synthetic.passages, vectors)
+        store.write_filing(record, synthetic.passages, vectors, views)
         first_id = first_id or synthetic.passages[0]["id"]
         last_id = synthetic.passages[-1]["id"]
         done += len(synthetic.passages)

@@ -10,18 +10,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from indexer.embeddings import Embedder, EmbeddingCache, embed_cached
 from indexer.errors import ReadError
-from indexer.passages import doc_id_for, embedding_text, passages_for
+from indexer.passages import doc_id_for, embedding_text, embedding_views, passages_for
 from indexer.reading import parse_file
-from indexer.store.base import FilingRecord, Store
+from indexer.store.base import EncodedFiling, FilingRecord, Store
 
 # Part of every content hash: bump it when parsing or passages change, so that
 # the next run re-indexes files whose bytes did not change.
-PIPELINE_VERSION = "8"  # 7: filings record their path; 8: null headings, filer and label fixes
+# 7: filings record their path; 8: null headings, filer and label fixes; 9: passages'
+# views' vectors are stored
+PIPELINE_VERSION = "9"
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
 ENCODE_BATCH = 512
@@ -44,7 +45,7 @@ class IndexSummary:
             f"{self.files} files: {self.indexed} indexed, {self.unchanged} unchanged, "
             f"{len(self.failed)} failed{f', {self.removed} removed' if self.removed else ''}; "
             f"{self.passages} passages "
-            f"({self.encoded} newly encoded) in {self.seconds:.1f} s"
+            f"({self.encoded} texts newly encoded, views included) in {self.seconds:.1f} s"
         )
 
 
@@ -139,8 +140,8 @@ def index_files(
         store.rebuild(_complete(filings, summary, rebuilt))
         summary.removed = len(set(locations) - rebuilt)
     else:
-        for record, passages, vectors in filings:
-            store.write_filing(record, passages, vectors)
+        for record, passages, vectors, views in filings:
+            store.write_filing(record, passages, vectors, views)
         for doc_id in removed_files(locations, folders or [], set(unique)):
             store.delete_filing(doc_id)
             summary.removed += 1
@@ -153,10 +154,10 @@ class RebuildStopped(Exception):
 
 
 def _complete(
-    filings: Iterator[tuple[FilingRecord, list[dict], np.ndarray]],
+    filings: Iterator[EncodedFiling],
     summary: IndexSummary,
     rebuilt: set[str],
-) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
+) -> Iterator[EncodedFiling]:
     """``filings`` for a rebuild, stopping it before the swap if any file failed: the
     new index would lack those filings, which the live one may still have."""
     for filing in filings:
@@ -178,8 +179,9 @@ def _encoded_filings(
     max_bytes: int | None,
     show_progress: bool | None,
     summary: IndexSummary,
-) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
-    """Each new or changed file's record, passages and vectors, counted in ``summary``.
+) -> Iterator[EncodedFiling]:
+    """Each new or changed file's record, passages, vectors and views' vectors,
+    counted in ``summary``.
 
     Files are parsed one by one and encoded across filings in batches of
     ENCODE_BATCH passages; unchanged files (hash in ``known``) are skipped.
@@ -189,6 +191,11 @@ def _encoded_filings(
     pending: list[tuple[FilingRecord, list[dict]]] = []  # parsed, waiting to be encoded
     bar = tqdm(unique.items(), unit="file", disable=not show_progress, file=sys.stderr)
     for where, path in bar:
+        if not _is_utf8(where):
+            # stores and pages hold names as UTF-8 text: such a path could not be
+            # recorded, shown or found again, so the file is refused on its own
+            summary.failed.append((ascii(where), "its name is not valid UTF-8: rename the file"))
+            continue
         bar.set_postfix_str(path.name[-30:])
         source = source_name(path)
         doc_id = by_file.get(where) or doc_id_for(source)
@@ -219,20 +226,38 @@ def _encoded_filings(
     yield from _encoded(pending, embedder, cache, summary)
 
 
+def _is_utf8(name: str) -> bool:
+    """False for a path with bytes that were not UTF-8 (decoded as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _encoded(
     pending: list[tuple[FilingRecord, list[dict]]],
     embedder: Embedder,
     cache: EmbeddingCache | None,
     summary: IndexSummary,
-) -> Iterator[tuple[FilingRecord, list[dict], np.ndarray]]:
-    """Encode the passages of several filings in one call, then hand out each filing."""
-    texts = [embedding_text(p) for _, passages in pending for p in passages]
+) -> Iterator[EncodedFiling]:
+    """Encode the passages (main texts and views) of several filings in one call,
+    then hand out each filing."""
+    every = [p for _, passages in pending for p in passages]
+    views = [embedding_views(p) for p in every]
+    texts = [embedding_text(p) for p in every] + [v for some in views for v in some]
     vectors, encoded = embed_cached(texts, embedder, cache)
     summary.encoded += encoded
+    mains, extra = vectors[: len(every)], vectors[len(every) :]
+    view_vectors, cursor = [], 0
+    for some in views:
+        view_vectors.append(extra[cursor : cursor + len(some)])
+        cursor += len(some)
     offset = 0
     for record, passages in pending:
-        yield record, passages, vectors[offset : offset + len(passages)]
-        offset += len(passages)
+        end = offset + len(passages)
+        yield EncodedFiling(record, passages, mains[offset:end], view_vectors[offset:end])
+        offset = end
         summary.indexed += 1
         summary.passages += len(passages)
 

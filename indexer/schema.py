@@ -38,9 +38,14 @@ def filter_fields() -> list[str]:
     return list(mapping()["mappings"]["_meta"]["filters"])
 
 
+# Not passage fields: the passage's embedding, and its views' embeddings (base64 of
+# float16 rows, kept in _source only, read back to re-score kNN candidates).
+VECTOR_FIELDS = ("vector", "views")
+
+
 def stored_fields() -> list[str]:
-    """Every field of a passage except its vector."""
-    return [name for name in properties() if name != "vector"]
+    """Every field of a passage except its vectors."""
+    return [name for name in properties() if name not in VECTOR_FIELDS]
 
 
 def vector_dims() -> int:

@@ -4,7 +4,8 @@ Written once for every store. Modes:
 
 * ``keyword``: every word of the query must match (BM25 ranks); the match set
   is all such passages, and facets count them all.
-* ``semantic``: the nearest passages by embedding; the match set is the top
+* ``semantic``: the nearest passages by embedding (a passage's similarity is the
+  best of its text's and its views', see :func:`nearest`); the match set is the top
   ``SEMANTIC_POOL`` candidates and any passage tied with the last of them
   (similarities of e5 sit in a narrow band, so no fixed threshold can say which
   are "matches"). Filters narrow that set, they do not refill it: a filtered
@@ -40,6 +41,9 @@ MODES = ("hybrid", "keyword", "semantic")
 RRF_K = 60
 FUSION_DEPTH = 100  # keyword hits fused with the semantic list; deeper ones follow them
 SEMANTIC_POOL = 50  # semantic candidates a hybrid or semantic search counts as matches
+# Main-vector kNN candidates re-scored by their views (see nearest): chosen between 100
+# and 200 on the development set, pre-registered (hybrid nDCG@10 0.702 and 0.702).
+RESCORE_DEPTH = 100
 # A filtered kNN may score a passage by another path (exact int16 vs the graph's
 # float32) than the unfiltered one did: allow for that rounding at the floor.
 SIMILARITY_SLACK = 2e-4
@@ -177,26 +181,59 @@ def query_text(query: str, expansions: list[str] | None = None) -> str:
 def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
     """The semantic candidates: the unfiltered top SEMANTIC_POOL, and every passage as
     similar as the last of them (repeated rows have identical vectors), narrowed by
-    filters.
+    filters, best first.
 
-    Searched for within the filters (an approximate index finds them better than by
-    sifting the unfiltered list), cut at the unfiltered pool's last similarity; ties
-    are kept on both sides, so a filter's total is its count among the unfiltered.
+    A passage's similarity is the best of its main text's and its views'
+    (:func:`indexer.passages.embedding_views`). Views only re-score: the store's kNN
+    over main vectors names the candidates, the passages at least as similar as its
+    RESCORE_DEPTH-th, and their views' vectors are read for those alone, so the
+    vector index holds one vector per passage whatever the views.
+
+    Within filters the candidates are searched for there (an approximate index finds
+    them better than by sifting the unfiltered list), down to the unfiltered depth's
+    last similarity, and cut at the unfiltered pool's last re-scored similarity;
+    ties are kept on both sides, so a filter's total is its count among the
+    unfiltered.
     """
-    first = SEMANTIC_POOL + 1  # one more than the pool: is its last tied with the next?
-    if not filters.terms:
-        found = store.knn(vector, filters, first)
-        return _down_to(store, vector, filters, _floor(found), found, first)
-    unfiltered = _EMBED_POOL.submit(store.knn, vector, Filters(), first)
-    within = store.knn(vector, filters, first)
-    return _down_to(store, vector, filters, _floor(unfiltered.result()), within, first)
+    first = RESCORE_DEPTH + 1  # one more than the depth: is its last tied with the next?
+    if filters.terms:
+        unfiltered = _EMBED_POOL.submit(store.knn, vector, Filters(), first)
+        within = store.knn(vector, filters, first)
+        found = unfiltered.result()
+    else:
+        found = within = store.knn(vector, filters, first)
+    depth_floor = _floor(found, RESCORE_DEPTH)
+    candidates = _down_to(store, vector, Filters(), depth_floor, found, first)
+    if filters.terms:
+        within = _down_to(store, vector, filters, depth_floor, within, first)
+    else:
+        within = candidates
+    scores = _rescored(store, vector, candidates + within)
+    pool = sorted((scores[pid] for pid, _ in candidates), reverse=True)
+    pool_floor = _floor([(None, score) for score in pool], SEMANTIC_POOL)
+    kept = [(pid, scores[pid]) for pid, _ in within if scores[pid] >= pool_floor]
+    return sorted(kept, key=lambda hit: -hit[1])  # stable: ties keep the kNN's order
 
 
-def _floor(found: list[tuple[str, float]]) -> float:
-    """The least similarity in the pool, given the pool's first SEMANTIC_POOL + 1 hits."""
-    if len(found) <= SEMANTIC_POOL:
-        return -np.inf  # the store holds fewer passages than the pool: all match
-    return found[SEMANTIC_POOL - 1][1] - SIMILARITY_SLACK
+def _rescored(
+    store: Store, vector: np.ndarray, found: list[tuple[str, float]]
+) -> dict[str, float]:
+    """Passage id → the best of its kNN similarity and its views' similarities."""
+    scores: dict[str, float] = {}
+    for pid, score in found:
+        scores.setdefault(pid, score)  # the first path's score, as in the unfiltered pool
+    for pid, views in store.view_vectors(list(scores)).items():
+        scores[pid] = max(scores[pid], float((views @ vector).max()))
+    return scores
+
+
+def _floor(found: list[tuple[str | None, float]], depth: int) -> float:
+    """The least similarity among the first ``depth`` of ``found`` (best first), less
+    the slack; -inf when ``found`` has no more than ``depth``: the store holds fewer
+    passages than that, so all count."""
+    if len(found) <= depth:
+        return -np.inf
+    return found[depth - 1][1] - SIMILARITY_SLACK
 
 
 def _down_to(

@@ -311,6 +311,30 @@ def test_bulk_actions_alternate_action_and_source_with_vector():
     json.dumps(lines)  # float32 arrays would not serialise
 
 
+def test_views_ride_in_the_source_as_half_precision_and_read_back_by_id():
+    views = [np.stack([unit_vector(6), unit_vector(7)]), np.zeros((0, DIMS), np.float32)]
+    lines = req.bulk_actions(
+        "jx", [passage("p1"), passage("p2")], unit_vector(4)[None] * [[1], [1]], views
+    )
+    assert "views" not in lines[3]  # a passage without views sends no field
+    resp = {
+        "docs": [
+            {"_id": "p1", "found": True, "_source": {"views": lines[1]["views"]}},
+            {"_id": "p2", "found": True, "_source": {}},
+            {"_id": "gone", "found": False},
+        ]
+    }
+    got = req.parse_views_response(resp)
+    assert set(got) == {"p1"} and got["p1"].dtype == np.float32
+    assert np.allclose(got["p1"], views[0], atol=2e-3) and not np.array_equal(got["p1"], views[0])
+    assert req.index_body()["mappings"]["properties"]["views"] == {"type": "binary"}
+    assert "views" not in schema.stored_fields()  # not a passage field
+    with pytest.raises(ValueError, match="views"):
+        req.bulk_actions("jx", [passage("p1")], unit_vector(4)[None], [])
+    with pytest.raises(ValueError, match="NaN"):
+        req.bulk_actions("jx", [passage("p1")], unit_vector(4)[None], [np.full((1, DIMS), np.nan)])
+
+
 def test_empty_filter_values_are_not_sent_as_terms():
     lines = req.bulk_actions("jx", [passage("p1", county="", heading="")], unit_vector(3)[None])
     assert "county" not in lines[1]  # "" would be a facet bucket and a filter match

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.embeddings import EmbeddingCache
+from indexer.embeddings import BATCH_SIZE, EmbeddingCache
 from indexer.model_check import ModelMismatch
-from indexer.passages import embedding_text, passages_for
+from indexer.passages import embedding_text, embedding_views, passages_for
 from indexer.pipeline import ENCODE_BATCH, RebuildStopped, index_files
 from indexer.reading import expand_paths
 from indexer.search import Searcher
@@ -50,11 +51,20 @@ def test_filings_are_encoded_together_and_vectors_land_on_their_passages(tmp_pat
     store = EmbeddedStore(tmp_path / "index")
     summary = index_files(files, store, embedder, EmbeddingCache(tmp_path / "cache.sqlite"))
     assert summary.indexed == 3 and not summary.failed
-    # Fewer encode calls than filings when their passages fit one batch.
-    assert len(embedder.calls) < 3 or summary.passages > ENCODE_BATCH
-    assert sum(embedder.calls) <= summary.passages
+    # The filings' texts (views included) are encoded together, in as few chunks as
+    # the encoder takes, when their passages fit one batch.
+    assert summary.passages <= ENCODE_BATCH
+    assert len(embedder.calls) == -(-summary.encoded // (BATCH_SIZE * 4))
     passages = store.get_passages([pid for pid, _ in store.keyword([], Filters(), 10_000, []).hits])
     assert len(passages) == summary.passages
+    views = {p["id"]: embedding_views(p) for p in passages}
+    assert sum(embedder.calls) == summary.encoded <= len(views) + sum(map(len, views.values()))
+    # each passage's views are stored with it, row for row, in order
+    stored = store.view_vectors(list(views))
+    assert set(stored) == {pid for pid, texts in views.items() if texts}
+    for pid, rows in stored.items():
+        expected = np.stack([text_vector(t) for t in views[pid]])
+        assert np.allclose(rows, expected, atol=2e-3)
     for passage in passages[:: max(1, len(passages) // 25)]:
         nearest = store.knn(text_vector(embedding_text(passage)), Filters(), 50)
         best = max(score for _, score in nearest)
@@ -192,9 +202,9 @@ class ReplacingStore(EmbeddedStore):
         taken = list(filings)  # all of it first: a failure leaves the store as it was
         for doc_id in self.content_hashes():
             self.delete_filing(doc_id)
-        for record, passages, vectors in taken:
-            self.write_filing(record, passages, vectors)
-        return sum(len(passages) for _, passages, _ in taken)
+        for filing in taken:
+            self.write_filing(*filing)
+        return sum(len(filing.passages) for filing in taken)
 
 
 def test_a_rebuild_reads_every_file_again_and_drops_those_not_named(tmp_path: Path) -> None:
@@ -224,4 +234,18 @@ def test_a_rebuild_with_a_file_it_cannot_read_leaves_the_store_as_it_was(tmp_pat
     with pytest.raises(RebuildStopped, match="1 of 3 files could not be read"):
         index_files([*files, broken], store, embedder, None, rebuild=True)
     assert store.content_hashes() == before
+    store.close()
+
+
+def test_a_file_whose_name_is_not_utf8_is_refused_alone(tmp_path: Path) -> None:
+    """Such a name cannot be stored or shown as text: that file fails, the rest index."""
+    good = Path(shutil.copy(sorted(CORPUS.glob("*.txt"))[0], tmp_path / "good.txt"))
+    bad = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xff\xfename.txt"))
+    shutil.copy(good, bad)
+    store = EmbeddedStore(tmp_path / "index")
+    summary = index_files(expand_paths([tmp_path]), store, CallCountingEmbedder(), None)
+    assert summary.indexed == 1 and len(store.content_hashes()) == 1
+    ((name, reason),) = summary.failed
+    assert "\\udcff" in name and "not valid UTF-8" in reason
+    name.encode("utf-8")  # printable as it is reported
     store.close()

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from indexer.store.base import FilingRecord, Filters, Store, StoreError
+from indexer.store.base import EncodedFiling, FilingRecord, Filters, Store, StoreError
 
 DIMS = 384
 FACETS = ["province", "city", "county", "year", "kind", "level2"]
@@ -475,7 +475,10 @@ def test_a_rebuild_replaces_every_filing_at_once(store, data):
     that cannot says so with a clear error, and nothing changes."""
     for record, passages, vectors in data:
         store.write_filing(record, passages, vectors)
-    kept = [(replace(r, content_hash=f"new-{r.doc_id}"), p[:4], v[:4]) for r, p, v in data[:2]]
+    kept = [
+        EncodedFiling(replace(r, content_hash=f"new-{r.doc_id}"), p[:4], v[:4])
+        for r, p, v in data[:2]
+    ]
     if store.backend != "elasticsearch":
         with pytest.raises(StoreError, match="cannot be rebuilt"):
             store.rebuild(iter(kept))
@@ -488,3 +491,27 @@ def test_a_rebuild_replaces_every_filing_at_once(store, data):
     assert {pid for pid, _ in store.keyword([], Filters(), 100, []).hits} == {
         p["id"] for _, passages, _ in kept for p in passages
     }
+
+
+def test_views_are_stored_per_passage_and_only_re_score(store, data):
+    """A passage's views come back by id (half precision); passages without views are
+    left out; kNN and passages themselves never show them; a rewrite replaces them."""
+    record, passages, vectors = data[0]
+    rng = np.random.default_rng(3)
+    views = [
+        np.array([unit(rng.standard_normal(DIMS)) for _ in range(i % 3)]).reshape(-1, DIMS)
+        for i in range(len(passages))
+    ]
+    views[1] = QUERY[None, :]  # a view at the query: knn still ranks main vectors only
+    store.write_filing(record, passages, vectors, views)
+    ids = [p["id"] for p in passages]
+    got = store.view_vectors([*ids, "no-such-passage"])
+    assert set(got) == {pid for pid, rows in zip(ids, views, strict=True) if len(rows)}
+    for pid, rows in zip(ids, views, strict=True):
+        if len(rows):
+            assert got[pid].shape == rows.shape and np.allclose(got[pid], rows, atol=2e-3)
+    nearest_main = max(zip(ids, vectors @ QUERY, strict=True), key=lambda x: x[1])[0]
+    assert store.knn(QUERY, Filters(), 1)[0][0] == nearest_main != ids[1]
+    assert all("views" not in p and "vector" not in p for p in store.get_passages(ids))
+    store.write_filing(record, passages, vectors)
+    assert store.view_vectors(ids) == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,21 +45,38 @@ class FilingRecord:
     model: str = ""  # the encoder of its passages' vectors (Embedder.name); "" not recorded
 
 
+class EncodedFiling(NamedTuple):
+    """A filing ready to store: its passages, their vectors, and their views' vectors."""
+
+    record: FilingRecord
+    passages: list[dict]
+    vectors: np.ndarray  # vectors[i]: passages[i]'s normalised embedding
+    views: list[np.ndarray] | None = None  # views[i]: (m, dims) for passages[i]'s views
+
+
 class Store(ABC):
     """Keyword search with filters and facet counts, kNN with filters, filings by id."""
 
     backend: str = "?"
 
-    def rebuild(self, filings: Iterable[tuple[FilingRecord, list[dict], np.ndarray]]) -> int:
+    def rebuild(self, filings: Iterable[EncodedFiling]) -> int:
         """Replace every filing with ``filings`` in one step; returns passages loaded."""
         raise StoreError(f"the {self.backend} store cannot be rebuilt in one step")
 
     @abstractmethod
-    def write_filing(self, record: FilingRecord, passages: list[dict], vectors: np.ndarray) -> None:
+    def write_filing(
+        self,
+        record: FilingRecord,
+        passages: list[dict],
+        vectors: np.ndarray,
+        views: list[np.ndarray] | None = None,
+    ) -> None:
         """Store a filing and its passages, replacing whatever the filing had before.
 
         ``passages[i]`` has the fields of ``mappings/passages.json`` (no vector);
-        ``vectors[i]`` is its normalised embedding.
+        ``vectors[i]`` is its normalised embedding, and ``views[i]`` (if given) the
+        embeddings of its other views, one row each (possibly none), which only
+        :meth:`view_vectors` returns: they re-score kNN candidates, not find them.
         """
 
     @abstractmethod
@@ -98,6 +116,10 @@ class Store(ABC):
     @abstractmethod
     def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
         """The ``k`` nearest passages by cosine similarity among those passing ``filters``."""
+
+    @abstractmethod
+    def view_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Passage id → its views' vectors (rows), for the ids that have any."""
 
     @abstractmethod
     def count(self) -> int:

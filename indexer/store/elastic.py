@@ -35,8 +35,16 @@ from elasticsearch import (
 )
 from elasticsearch import __versionstr__ as client_version
 
+from indexer import schema
 from indexer.store import es_requests as req
-from indexer.store.base import FilingRecord, Filters, KeywordResult, Store, StoreError
+from indexer.store.base import (
+    EncodedFiling,
+    FilingRecord,
+    Filters,
+    KeywordResult,
+    Store,
+    StoreError,
+)
 
 DEFAULT_INDEX = "jixiao-passages"
 #: Passages per ``_bulk`` request: ~4 kB of vector JSON each, so a few MB a request.
@@ -191,7 +199,7 @@ class ElasticStore(Store):
                     self._client.indices.delete(index=",".join(indices), ignore_unavailable=True)
         self._ready = False
 
-    def rebuild(self, filings: Iterable[tuple[FilingRecord, list[dict], np.ndarray]]) -> int:
+    def rebuild(self, filings: Iterable[EncodedFiling]) -> int:
         """Load every filing into new versioned indices, then swap the aliases atomically.
 
         ``filings`` yields what ``write_filing`` takes. Searches keep hitting the old
@@ -220,10 +228,10 @@ class ElasticStore(Store):
                     self._client.indices.create(index=name, **body)
                     created.append(name)
                 lines: list[dict] = []
-                for record, passages, vectors in filings:
+                for record, passages, vectors, views in filings:
                     _check_doc_ids(record, passages)
                     lines += req.filing_actions(new_filings, [record])
-                    lines += req.bulk_actions(new_passages, passages, vectors)
+                    lines += req.bulk_actions(new_passages, passages, vectors, views)
                     loaded += len(passages)
                     if len(lines) >= 2 * BULK_PASSAGES:
                         self._bulk(lines)
@@ -284,7 +292,13 @@ class ElasticStore(Store):
 
     # --- writes ---------------------------------------------------------------------
 
-    def write_filing(self, record: FilingRecord, passages: list[dict], vectors: np.ndarray) -> None:
+    def write_filing(
+        self,
+        record: FilingRecord,
+        passages: list[dict],
+        vectors: np.ndarray,
+        views: list[np.ndarray] | None = None,
+    ) -> None:
         """Replace a filing's passages and record, in four steps that converge.
 
         Elasticsearch has no multi-document transactions, so this is not atomic:
@@ -303,7 +317,7 @@ class ElasticStore(Store):
         The record is read by id at once; listings refresh the filings index first.
         """
         _check_doc_ids(record, passages)
-        lines = req.bulk_actions(self.index, passages, vectors)
+        lines = req.bulk_actions(self.index, passages, vectors, views)
         self.ensure_index()
         with self._errors("write a filing"):
             self._delete_record(record.doc_id)
@@ -395,18 +409,25 @@ class ElasticStore(Store):
 
     def get_passages(self, ids: list[str]) -> list[dict]:
         """Passages by id in the order asked, unknown ids left out, without vectors."""
+        resp = self._mget(ids, source_excludes=list(schema.VECTOR_FIELDS))
+        return req.parse_mget_response(resp) if resp else []
+
+    def view_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The views' vectors of passages (from ``_source``), for re-scoring candidates."""
+        resp = self._mget(ids, source_includes=["views"])
+        return req.parse_views_response(resp) if resp else {}
+
+    def _mget(self, ids: list[str], **source: list[str]) -> Mapping | None:
+        """An ``_mget`` of passages by id; None when there are none (or no index)."""
         if not ids:
-            return []
+            return None
         with self._errors("read passages"):
             try:
-                resp = self._client.mget(
-                    index=self.index, ids=[str(i) for i in ids], source_excludes=["vector"]
-                )
+                return self._client.mget(index=self.index, ids=[str(i) for i in ids], **source).body
             except NotFoundError as err:
                 if _error_type(err) == "index_not_found_exception":
-                    return []
+                    return None
                 raise
-        return req.parse_mget_response(resp.body)
 
     def keyword(
         self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]

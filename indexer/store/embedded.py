@@ -260,12 +260,18 @@ class EmbeddedStore(Store):
 
     # -- writing ---------------------------------------------------------------------
 
-    def write_filing(self, record: FilingRecord, passages: list[dict], vectors: np.ndarray) -> None:
-        if len(passages) != len(vectors):
-            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    def write_filing(
+        self,
+        record: FilingRecord,
+        passages: list[dict],
+        vectors: np.ndarray,
+        views: list[np.ndarray] | None = None,
+    ) -> None:
+        if len(passages) != len(vectors) or (views is not None and len(views) != len(passages)):
+            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors or views")
         with self._mutex:
             self._start_writing()
-            self.records.write(record, passages, vectors)
+            self.records.write(record, passages, vectors, views)
             self._stage(record.doc_id, passages)
             self._unsaved_passages += len(passages)
 
@@ -329,6 +335,10 @@ class EmbeddedStore(Store):
     def get_passages(self, ids: list[str]) -> list[dict]:
         with self._mutex:
             return self.records.get_passages(ids)
+
+    def view_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        with self._mutex:
+            return self.records.view_vectors(ids)
 
     def content_hashes(self) -> dict[str, str]:
         with self._mutex:

@@ -18,6 +18,7 @@ Why the requests look the way they do (see ``shared/notes/research.md``):
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -384,20 +385,24 @@ def _vector_list(vector: np.ndarray | Sequence[float]) -> list[float]:
 
 
 def bulk_actions(
-    index: str, passages: Sequence[dict], vectors: np.ndarray | Sequence[Sequence[float]]
+    index: str,
+    passages: Sequence[dict],
+    vectors: np.ndarray | Sequence[Sequence[float]],
+    views: Sequence[np.ndarray] | None = None,
 ) -> list[dict]:
-    """``_bulk`` lines: an ``index`` action (``_id`` = passage id), then passage + vector.
+    """``_bulk`` lines: an ``index`` action (``_id`` = passage id), then passage + vector
+    (+ its views' vectors, when it has any).
 
     ``index`` overwrites a passage with the same id, so writing a filing again is
     idempotent. Unknown fields are refused here with their name, rather than by the
     strict mapping as a per-item bulk error.
     """
-    if len(passages) != len(vectors):
-        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    if len(passages) != len(vectors) or (views is not None and len(views) != len(passages)):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors or views")
     known = set(schema.stored_fields())
     filtered = set(schema.filter_fields())
     lines: list[dict] = []
-    for passage, vector in zip(passages, vectors, strict=True):
+    for i, (passage, vector) in enumerate(zip(passages, vectors, strict=True)):
         unknown = sorted(set(passage) - known)
         if unknown:
             raise ValueError(f"passage fields not in mappings/passages.json: {', '.join(unknown)}")
@@ -407,8 +412,31 @@ def bulk_actions(
         # "" is no value to filter or count on (the embedded store indexes none); a
         # keyword field would make it a term, a facet bucket and a filter match
         source = {k: v for k, v in passage.items() if v != "" or k not in filtered}
-        lines.append({**source, "vector": _vector_list(vector)})
+        source["vector"] = _vector_list(vector)
+        if views is not None and len(views[i]):
+            source["views"] = views_value(views[i])
+        lines.append(source)
     return lines
+
+
+def views_value(views: np.ndarray) -> str:
+    """A passage's views' vectors as the ``views`` field holds them: base64 of float16
+    rows (a cosine moves by about 1e-3; they only re-score candidates)."""
+    rows = np.asarray(views, dtype="<f2").reshape(-1, schema.vector_dims())
+    if not np.isfinite(rows).all():
+        raise ValueError("a view's vector has NaN or infinite values")
+    return base64.b64encode(rows.tobytes()).decode("ascii")
+
+
+def parse_views_response(resp: Mapping) -> dict[str, np.ndarray]:
+    """An ``_mget`` of ``views`` → passage id → its views' vectors (float32 rows)."""
+    out: dict[str, np.ndarray] = {}
+    for doc in resp["docs"]:
+        value = (doc.get("_source") or {}).get("views") if doc.get("found") else None
+        if value:
+            rows = np.frombuffer(base64.b64decode(value), "<f2")
+            out[doc["_id"]] = rows.reshape(-1, schema.vector_dims()).astype(np.float32)
+    return out
 
 
 def filing_source(record: FilingRecord) -> dict:
