@@ -41,8 +41,14 @@ def heading_level(line: str, width: int = 0) -> int | None:
     return None
 
 
-def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
-    """Group lines under their heading path and rebuild the paragraphs."""
+def sections_from_paragraphs(
+    paragraphs: list[Paragraph], restarts: set[int] | frozenset[int] = frozenset()
+) -> list[Section]:
+    """Group lines under their heading path and rebuild the paragraphs.
+
+    ``restarts`` are the indices of paragraphs that follow a table: the heading path
+    starts over there (prose after a table is not under the heading before it).
+    """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     lines: list[str] = []
@@ -56,7 +62,10 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
             sections.append(Section(heading=heading, text=text, page=page))
         lines = []
 
-    for paragraph in paragraphs:
+    for index, paragraph in enumerate(paragraphs):
+        if index in restarts:
+            flush()
+            path = []
         text = paragraph.text.strip()
         if not text or _PAGE_NUMBER.match(text) or _TOC_LINE.search(text):
             continue

@@ -459,3 +459,17 @@ def test_a_title_only_in_the_page_header_is_read(tmp_path: Path) -> None:
     assert (filing["title"], filing["year"]) == ("2024年临西县司法局项目支出绩效目标表", 2024)
     assert filing["department"] == "临西县司法局"
     assert [p["name"] for p in filing["projects"]] == ["法律援助经费"]
+
+
+QA = FIXTURES / "qa"
+
+
+def test_docx_prose_after_a_project_table_is_narrative() -> None:
+    """QA's narr_after_table.docx: the headed prose under the table was dropped."""
+    from indexer.reading import parse_file
+
+    filing = parse_file(QA / "narr_after_table.docx").to_json()
+    assert [p["name"] for p in filing["projects"]] == ["社区矫正经费"]
+    (section,) = filing["sections"]
+    assert section["heading"] == "一、总体绩效目标"
+    assert "刑满释放人员安置帮教" in section["text"] and "落实经费保障" in section["text"]
