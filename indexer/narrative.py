@@ -42,12 +42,16 @@ def heading_level(line: str, width: int = 0) -> int | None:
 
 
 def sections_from_paragraphs(
-    paragraphs: list[Paragraph], restarts: set[int] | frozenset[int] = frozenset()
+    paragraphs: list[Paragraph],
+    restarts: set[int] | frozenset[int] = frozenset(),
+    ends_document: bool = False,
 ) -> list[Section]:
     """Group lines under their heading path and rebuild the paragraphs.
 
     ``restarts`` are the indices of paragraphs that follow a table: the heading path
     starts over there (prose after a table is not under the heading before it).
+    ``ends_document``: no table follows the last paragraph, so if it reads as a heading
+    it heads nothing and is kept as text (before a table, such a line is the table's).
     """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
@@ -79,6 +83,9 @@ def sections_from_paragraphs(
         while path and path[-1][0] >= level:
             path.pop()
         path.append((level, text))
+        if ends_document and index == len(paragraphs) - 1:
+            lines.append(path.pop()[1])
+            page = paragraph.page
     flush()
     return sections
 

@@ -89,7 +89,10 @@ def split_document(doc: RawDocument) -> Filing:
         region.adcode,
     )
     filing.year = _year(filing.title, projects, doc)
-    filing.sections = sections_from_paragraphs(state.narrative, state.restarts)
+    ends_document = (
+        bool(doc.blocks) and bool(state.narrative) and doc.blocks[-1] is state.narrative[-1]
+    )
+    filing.sections = sections_from_paragraphs(state.narrative, state.restarts, ends_document)
     return filing
 
 
