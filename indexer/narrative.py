@@ -41,8 +41,18 @@ def heading_level(line: str, width: int = 0) -> int | None:
     return None
 
 
-def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
-    """Group lines under their heading path and rebuild the paragraphs."""
+def sections_from_paragraphs(
+    paragraphs: list[Paragraph],
+    restarts: set[int] | frozenset[int] = frozenset(),
+    ends_document: bool = False,
+) -> list[Section]:
+    """Group lines under their heading path and rebuild the paragraphs.
+
+    ``restarts`` are the indices of paragraphs that follow a table: the heading path
+    starts over there (prose after a table is not under the heading before it).
+    ``ends_document``: no table follows the last paragraph, so if it reads as a heading
+    it heads nothing and is kept as text (before a table, such a line is the table's).
+    """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     lines: list[str] = []
@@ -56,7 +66,10 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
             sections.append(Section(heading=heading, text=text, page=page))
         lines = []
 
-    for paragraph in paragraphs:
+    for index, paragraph in enumerate(paragraphs):
+        if index in restarts:
+            flush()
+            path = []
         text = paragraph.text.strip()
         if not text or _PAGE_NUMBER.match(text) or _TOC_LINE.search(text):
             continue
@@ -70,6 +83,9 @@ def sections_from_paragraphs(paragraphs: list[Paragraph]) -> list[Section]:
         while path and path[-1][0] >= level:
             path.pop()
         path.append((level, text))
+        if ends_document and index == len(paragraphs) - 1:
+            lines.append(path.pop()[1])
+            page = paragraph.page
     flush()
     return sections
 

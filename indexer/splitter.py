@@ -34,6 +34,19 @@ _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _ORG_ENDINGS = "委员会|联合会|办公室|中学|小学|学校|宣传部|组织部|统战部|局|委|院|厅|中心"
 _LABELLED = re.compile(r"^([^:：\s]{2,16})\s*[:：]\s*(\S.*)$")  # "项目名称：法律援助经费"
 _SIGN_OFF = re.compile(r"审核意见|股室意见|填报人|联系电话|签字|盖章|^日期$")
+# Prose between and after the project tables that is the tables' furniture, not narrative:
+# a table's title (also wrapped over two lines), "附件5-2", a page's number, and the notes
+# (填报说明 …) that end a table, up to the next numbered heading.
+_TABLE_TITLE = re.compile(r"(绩效|目标)\S{0,6}表\s*$")
+_ATTACHMENT = re.compile(r"^附件\s*[\d一二三四五六七八九十]*(?:\s*[-－—.]\s*\d+)*\s*[:：]?$")
+_PAGE_LINE = re.compile(
+    r"^[-—\s]*(?:\d{1,4}|第\s*\d{1,4}\s*页\s*[，,]?\s*(?:共\s*\d{1,4}\s*页)?)[-—\s]*$"
+)
+_NOTES = re.compile(r"^(?:填报说明|填表说明|说明|注|备注)\s*(?:[:：]|$)")
+_CONTACT = re.compile(r"联系人|填表人")
+_NUMBERED_HEADING = re.compile(
+    r"^(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[）)])"
+)
 
 
 def split_document(doc: RawDocument) -> Filing:
@@ -46,6 +59,7 @@ def split_document(doc: RawDocument) -> Filing:
         else:
             state.paragraph(block)
     state.release_held()
+    state.end_prose_run()
     projects = [p for p in state.projects if p.indicators or p.name or p.code]
     filing = Filing(source=doc.source, projects=projects, low_confidence=doc.low_confidence)
     filing.warnings = list(doc.warnings)
@@ -75,7 +89,10 @@ def split_document(doc: RawDocument) -> Filing:
         region.adcode,
     )
     filing.year = _year(filing.title, projects, doc)
-    filing.sections = sections_from_paragraphs(state.narrative)
+    ends_document = (
+        bool(doc.blocks) and bool(state.narrative) and doc.blocks[-1] is state.narrative[-1]
+    )
+    filing.sections = sections_from_paragraphs(state.narrative, state.restarts, ends_document)
     return filing
 
 
@@ -86,6 +103,8 @@ class _State:
         self.projects: list[Project] = []
         self.units: list[str] = []  # implementing units named in header blocks
         self.narrative: list[Paragraph] = []
+        self.restarts: set[int] = set()  # narrative indices where prose after a table begins
+        self._prose_run: list[Paragraph] = []  # paragraphs since the last table, after one
         # labelled paragraphs ("项目名称：…") waiting to see whether a table follows them
         self._held: list[tuple[str, str, Paragraph]] = []
         self.roles: dict[int, str] | None = None  # column index → role, inside an indicator table
@@ -117,6 +136,7 @@ class _State:
         cells = [_SPACES.sub(" ", c or "").strip() for c in row]
         if not any(cells):
             return
+        self.end_prose_run()
         held, self._held = self._held, []
         for label, value, block in held:  # a table follows: they were its header
             self.table_row([label, value], block.page)
@@ -155,6 +175,15 @@ class _State:
             if not self.projects:
                 self.narrative.append(block)
         self._held = []
+
+    def end_prose_run(self) -> None:
+        """A table (or the end) closes the prose that followed the last table: keep its
+        narrative, with a heading path of its own."""
+        kept = prose_between_tables(self._prose_run)
+        self._prose_run = []
+        if kept:
+            self.restarts.add(len(self.narrative))
+            self.narrative.extend(kept)
 
     def _unit_from_cells(self, cells: list[str]) -> None:
         for cell in cells:
@@ -245,9 +274,52 @@ class _State:
             self.table_row([labelled[1], labelled[2]], block.page)  # more of its header
             return
         self.release_held()
-        if match or self.projects or re.search(r"绩效目标表\s*$", text):
-            return  # a unit line; inside the project tables: titles and sign-offs
+        if match or (not self.projects and re.search(r"绩效目标表\s*$", text)):
+            return  # a unit line, or the first table's title
+        if self.projects:
+            # after a table: titles, sign-offs and notes are sifted out when the run ends
+            self._prose_run.append(block)
+            return
         self.narrative.append(block)
+
+
+def prose_between_tables(run: list[Paragraph]) -> list[Paragraph]:
+    """The narrative among paragraphs that follow a project table: its title lines, sign-offs,
+    notes (填报说明 … up to the next numbered heading), 附件 labels, filer lines and page
+    numbers are the tables' furniture and are left out."""
+    kept: list[Paragraph] = []
+    in_notes = False
+    texts = [block.text.strip() for block in run]
+    for index, text in enumerate(texts):
+        if _NOTES.match(text):
+            in_notes = True
+            continue
+        if in_notes and _NUMBERED_HEADING.match(text):
+            in_notes = False
+        following = texts[index + 1] if index + 1 < len(texts) else ""
+        if not in_notes and not _is_table_furniture(text, following):
+            kept.append(run[index])
+    return kept
+
+
+def _is_table_furniture(text: str, following: str) -> bool:
+    """Whether a line after a table belongs to the tables rather than to the narrative;
+    ``following`` is the next line (a title may wrap onto it: "…资金绩" + "效目标表")."""
+    if _TABLE_TITLE.search(text) and len(text) <= 80:
+        return True
+    wrapped_title = (
+        0 < len(following) <= 6
+        and _TABLE_TITLE.search(following)
+        and not text.endswith(("。", "；", "！", "？"))
+        and len(text) <= 80
+    )
+    if wrapped_title or _ATTACHMENT.match(text) or _PAGE_LINE.match(text):
+        return True
+    if _SIGN_OFF.search(text) or _CONTACT.search(text):
+        return True
+    labelled = _LABELLED.match(text)
+    # "填报单位：临武县司法局" over the next table: the filer, not prose
+    return bool(labelled) and labels.project_field(labelled[1]) in ("unit", "department")
 
 
 def _roles(cells: list[str]) -> dict[int, str]:

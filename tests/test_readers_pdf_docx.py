@@ -459,3 +459,86 @@ def test_a_title_only_in_the_page_header_is_read(tmp_path: Path) -> None:
     assert (filing["title"], filing["year"]) == ("2024年临西县司法局项目支出绩效目标表", 2024)
     assert filing["department"] == "临西县司法局"
     assert [p["name"] for p in filing["projects"]] == ["法律援助经费"]
+
+
+QA = FIXTURES / "qa"
+
+
+def test_docx_prose_after_a_project_table_is_narrative() -> None:
+    """QA's narr_after_table.docx: the headed prose under the table was dropped."""
+    from indexer.reading import parse_file
+
+    filing = parse_file(QA / "narr_after_table.docx").to_json()
+    assert [p["name"] for p in filing["projects"]] == ["社区矫正经费"]
+    (section,) = filing["sections"]
+    assert section["heading"] == "一、总体绩效目标"
+    assert "刑满释放人员安置帮教" in section["text"] and "落实经费保障" in section["text"]
+
+
+def _fill(table, rows: list[list[str]]) -> None:
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+
+
+def test_docx_a_project_table_inside_a_layout_table_is_a_project(tmp_path: Path) -> None:
+    """Real filings lay a project table out inside an outer table; it was flattened into
+    one cell's text and its project lost."""
+    from docx import Document
+
+    from indexer.splitter import split_document
+
+    document = Document()
+    layout = document.add_table(rows=2, cols=1)
+    layout.cell(0, 0).text = "2024年临西县司法局项目支出绩效目标表"
+    box = layout.cell(1, 0)
+    box.paragraphs[0].text = "单位：万元"
+    rows = [
+        ["项目名称", "法律援助经费", "", ""],
+        ["一级指标", "二级指标", "三级指标", "指标值"],
+        ["产出指标", "数量指标", "案件数", "≥300件"],
+    ]
+    _fill(box.add_table(rows=len(rows), cols=4), rows)
+    path = tmp_path / "layout.docx"
+    document.save(path)
+    filing = split_document(read_docx(path)).to_json()
+    assert filing["title"] == "2024年临西县司法局项目支出绩效目标表"
+    (project,) = filing["projects"]
+    assert project["name"] == "法律援助经费"
+    assert [(i["name"], i["low"]) for i in project["indicators"]] == [("案件数", 300)]
+
+
+def test_docx_an_indicator_table_nested_in_a_header_cell(tmp_path: Path) -> None:
+    from docx import Document
+
+    from indexer.splitter import split_document
+
+    document = Document()
+    header = document.add_table(rows=2, cols=2)
+    _fill(header, [["项目名称", "普法宣传经费"], ["年度绩效指标", ""]])
+    rows = [
+        ["一级指标", "二级指标", "三级指标", "指标值"],
+        ["产出指标", "数量指标", "宣传场次", "≥20场"],
+    ]
+    _fill(header.cell(1, 1).add_table(rows=2, cols=4), rows)
+    path = tmp_path / "nested-indicators.docx"
+    document.save(path)
+    (project,) = split_document(read_docx(path)).to_json()["projects"]
+    assert project["name"] == "普法宣传经费"
+    assert [(i["name"], i["value"]) for i in project["indicators"]] == [("宣传场次", "≥20场")]
+
+
+def test_docx_text_in_tables_nested_60_deep_is_kept() -> None:
+    """QA's nested60.docx: only the paragraph above the tables was kept, without a warning."""
+    from indexer.reading import parse_file
+
+    filing = parse_file(QA / "nested60.docx").to_json()
+    text = " ".join(section["text"] for section in filing["sections"])
+    assert all(f"层{n}" in text for n in (0, 1, 30, 59))
+    assert "最深处 社区矫正" in text
+
+
+def test_docx_nested_past_the_xml_depth_limit_says_so() -> None:
+    """QA's nested300.docx is valid XML, deeper than libxml2 parses: not "corrupt"."""
+    message = reason(read_docx, QA / "nested300.docx")
+    assert "nested too deeply" in message and "corrupt" not in message

@@ -436,3 +436,70 @@ def test_a_full_width_year_before_the_filer(tmp_path: Path) -> None:
         tmp_path, "２０２４年度临西县司法局项目支出绩效目标表\n项目名称\t测试\n" + TABLE
     )
     assert (filing["year"], filing["department"]) == (2024, "临西县司法局")
+
+
+QA = ROOT / "tests" / "fixtures" / "qa"
+
+
+def _sections(filing_json: dict) -> list[tuple[str | None, str]]:
+    return [(s["heading"], s["text"]) for s in filing_json["sections"]]
+
+
+def test_prose_after_a_project_table_is_narrative() -> None:
+    """QA's narr_after_table.txt: the headed prose under the table was dropped."""
+    filing = parse_file(QA / "narr_after_table.txt").to_json()
+    assert [len(p["indicators"]) for p in filing["projects"]] == [2]
+    assert _sections(filing) == [
+        ("一、总体绩效目标", "这是一段叙述，刑满释放人员安置帮教工作全面推进。"),
+        ("二、保障措施", "加强组织领导，落实经费保障。"),
+    ]
+
+
+def _project_table(name: str) -> Table:
+    return Table(
+        rows=[
+            ["项目名称", name, "", ""],
+            ["一级指标", "二级指标", "三级指标", "指标值"],
+            ["产出指标", "数量指标", "案件数", "≥300件"],
+        ]
+    )
+
+
+def test_titles_sign_offs_and_notes_between_tables_are_not_narrative() -> None:
+    blocks = [
+        Paragraph("1、法律援助经费绩效目标表"),
+        _project_table("法律援助经费"),
+        Paragraph("填表人：          联系电话：          填报日期："),
+        Paragraph("填报单位：（盖章）"),
+        Paragraph("填报说明："),
+        Paragraph("1.本表由项目实施单位填报，经主管部门审核后报同级财政部门。"),
+        Paragraph("联系人：王明"),
+        Paragraph("- 3 -"),
+        Paragraph("第 4 页 共 9 页"),
+        Paragraph("附件5-2"),
+        Paragraph("6.冀财政法〔2022〕29 号下达 2022 年第二批中央政法转移支付资金绩"),
+        Paragraph("效目标表"),
+        Paragraph("5、法律职业资格考试成绩目标表"),
+        Paragraph("填报单位：临武县司法局"),
+        _project_table("普法宣传经费"),
+        Paragraph("注：本表金额单位为万元。"),
+        Paragraph("一、总体绩效目标"),
+        Paragraph("全面推进刑满释放人员安置帮教工作。"),
+    ]
+    filing = split_document(RawDocument("test", blocks)).to_json()
+    assert [p["name"] for p in filing["projects"]] == ["法律援助经费", "普法宣传经费"]
+    assert _sections(filing) == [("一、总体绩效目标", "全面推进刑满释放人员安置帮教工作。")]
+
+
+def test_prose_after_a_table_does_not_inherit_the_heading_before_it() -> None:
+    blocks = [
+        Paragraph("三、工作保障措施"),
+        Paragraph("落实经费保障。"),
+        _project_table("法律援助经费"),
+        Paragraph("本项目资金专款专用。"),
+    ]
+    filing = split_document(RawDocument("test", blocks)).to_json()
+    assert _sections(filing) == [
+        ("三、工作保障措施", "落实经费保障。"),
+        (None, "本项目资金专款专用。"),
+    ]

@@ -14,6 +14,7 @@ from docx import Document
 from docx.oxml.ns import qn
 from lxml import etree
 
+from .. import labels
 from ..errors import ReadError
 from ..model import Block, Paragraph, RawDocument, Table
 from .cells import join_lines
@@ -47,6 +48,8 @@ def read_docx(
     check_zip(path, max_unpacked, max_ratio)
     try:
         doc = Document(str(path))
+    except etree.XMLSyntaxError as exc:
+        raise ReadError(_xml_error_reason(exc)) from exc
     except Exception as exc:  # python-docx/lxml raise many kinds on broken parts
         raise ReadError("DOCX is corrupt (cannot parse its XML)") from exc
     body = doc.element.body
@@ -58,6 +61,16 @@ def read_docx(
     if not any(isinstance(b, Paragraph) and _TITLE_WORDS.search(b.text) for b in blocks[:40]):
         blocks = _header_lines(doc) + blocks
     return RawDocument(source=path.name, blocks=blocks)
+
+
+def _xml_error_reason(exc: etree.XMLSyntaxError) -> str:
+    """Why the XML could not be parsed: libxml2's safety limits are not corruption."""
+    if "Excessive depth" in str(exc):
+        # libxml2 stops at 256 levels; each table inside a cell adds three (table, row, cell)
+        return "DOCX nested too deeply (tables inside tables past the XML parser's depth limit)"
+    if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:
+        return "DOCX exceeds an XML parser limit (a part too large or too deep)"
+    return "DOCX is corrupt (cannot parse its XML)"
 
 
 # what a title says (as the splitter looks for it): used to tell whether the body has one
@@ -126,6 +139,7 @@ class _Walker:
     def __init__(self, has_pages: bool) -> None:
         self.blocks: list[Block] = []
         self.page: int | None = 1 if has_pages else None
+        self._boxes_open = 0  # how many layout boxes (cells holding a table) we are inside
 
     def walk(self, parent) -> None:
         for child in parent.iterchildren():
@@ -134,14 +148,44 @@ class _Walker:
                 if text:
                     self.blocks.append(Paragraph(text=text, page=self.page))
             elif child.tag == _TBL:
-                page = self.page
-                rows = self._table_rows(child)
-                if rows:
-                    self.blocks.append(Table(rows=rows, page=page))
+                self._table(child)
             elif child.tag == _SDT:
                 content = child.find(qn("w:sdtContent"))
                 if content is not None:
                     self.walk(content)
+
+    def _table(self, tbl) -> None:
+        """Emit a table. A cell holding a table of its own is a layout box (a project table
+        inside an outer layout table): its paragraphs and tables are emitted as blocks of
+        their own after its row, which ends the table there; later rows start another."""
+        # a table that holds tables, or sits in one, is layout: rows of it that are no
+        # part of a project form are prose (the title in an outer layout table's first row)
+        layout = self._boxes_open > 0 or next(tbl.iterdescendants(_TBL), None) is not None
+        rows: list[list[str]] = []
+        page = self.page
+        for tr in _children(tbl, _TR):
+            row, boxes = self._row(tr)
+            rows.append(row)
+            if boxes:
+                self._emit_rows(rows, _grid_width(tbl), page, layout)
+                rows = []
+                self._boxes_open += 1
+                for box in boxes:
+                    self.walk(box)  # nesting is bounded by the XML parser's depth limit
+                self._boxes_open -= 1
+                page = self.page
+        self._emit_rows(rows, _grid_width(tbl), page, layout)
+
+    def _emit_rows(self, rows: list[list[str]], width: int, page: int | None, layout: bool) -> None:
+        """Append rows as a table (padded to the widest of grid and rows, empty rows out),
+        or, for layout rows that are no project form, as paragraphs."""
+        width = max([width, *(len(r) for r in rows)])
+        rows = [r + [""] * (width - len(r)) for r in rows if any(r)]
+        if layout and not _reads_as_form(rows):
+            for row in rows:
+                self.blocks.append(Paragraph(text=" ".join(c for c in row if c), page=page))
+        elif rows:
+            self.blocks.append(Table(rows=rows, page=page))
 
     def _para_text(self, p) -> str:
         """Text of a paragraph: runs, hyperlinks, fields' results; tabs and breaks kept."""
@@ -167,41 +211,54 @@ class _Walker:
                 self._collect(child, parts)
 
     def _cell_text(self, tc) -> str:
-        """A cell's paragraphs (and any nested table's cells) joined like wrapped lines."""
+        """A cell's paragraphs joined like wrapped lines (a cell with a table is a box)."""
         lines: list[str] = []
         for child in tc.iterchildren():
             if child.tag == _P:
                 lines.append(self._para_text(child))
-            elif child.tag == _TBL:
-                # A nested table is flattened into the cell: its rows in order, cells spaced.
-                for row in self._table_rows(child):
-                    lines.append(" ".join(c for c in row if c))
             elif child.tag == _SDT:
                 content = child.find(qn("w:sdtContent"))
                 if content is not None:
                     lines.append(self._cell_text(content))
         return join_lines([ln for part in lines for ln in part.splitlines()])
 
-    def _table_rows(self, tbl) -> list[list[str]]:
-        """Rows on the table grid; a merged cell's text is at its top-left, "" elsewhere."""
-        grid_cols = tbl.find(qn("w:tblGrid"))
-        width = len(grid_cols) if grid_cols is not None else 0
-        rows: list[list[str]] = []
-        for tr in _children(tbl, _TR):
-            row: list[str] = [""] * _grid_skip(tr, "w:gridBefore")
-            for tc in _children(tr, _TC):
-                span = _tc_int(tc, "w:gridSpan", 1)
-                vmerge = _tc_prop(tc, "w:vMerge")
-                # vMerge without val="restart" continues the cell above: its text is there.
-                continues = vmerge is not None and vmerge.get(_VAL) != "restart"
-                text = "" if continues else self._cell_text(tc)
-                row.append(text)
-                row.extend([""] * (max(span, 1) - 1))
-            row.extend([""] * _grid_skip(tr, "w:gridAfter"))
-            rows.append(row)
-        width = max([width, *(len(r) for r in rows)]) if rows else width
-        rows = [r + [""] * (width - len(r)) for r in rows]
-        return [r for r in rows if any(r)]
+    def _row(self, tr) -> tuple[list[str], list]:
+        """A row on the table grid (a merged cell's text at its top-left, "" elsewhere) and
+        the cells in it that hold a table (layout boxes, read as blocks: "" in the row)."""
+        row: list[str] = [""] * _grid_skip(tr, "w:gridBefore")
+        boxes = []
+        for tc in _children(tr, _TC):
+            span = _tc_int(tc, "w:gridSpan", 1)
+            vmerge = _tc_prop(tc, "w:vMerge")
+            # vMerge without val="restart" continues the cell above: its text is there.
+            continues = vmerge is not None and vmerge.get(_VAL) != "restart"
+            if continues:
+                text = ""
+            elif next(_children(tc, _TBL), None) is not None:
+                boxes.append(tc)
+                text = ""
+            else:
+                text = self._cell_text(tc)
+            row.append(text)
+            row.extend([""] * (max(span, 1) - 1))
+        row.extend([""] * _grid_skip(tr, "w:gridAfter"))
+        return row, boxes
+
+
+def _reads_as_form(rows: list[list[str]]) -> bool:
+    """Whether rows hold a project form: a header label (项目名称 …), an indicator table's
+    heading row, or an indicator level label (rows of a table continued from a box above)."""
+    return any(
+        labels.is_indicator_header(row)
+        or any(labels.project_field(c) or labels.is_level_label(c) for c in row if c)
+        for row in rows
+    )
+
+
+def _grid_width(tbl) -> int:
+    """The number of columns the table's grid declares (0 when it declares none)."""
+    grid_cols = tbl.find(qn("w:tblGrid"))
+    return len(grid_cols) if grid_cols is not None else 0
 
 
 def _children(el, tag: str):
