@@ -21,7 +21,8 @@ from indexer.store.base import FilingRecord, Store
 
 # Part of every content hash: bump it when parsing or passages change, so that
 # the next run re-indexes files whose bytes did not change.
-PIPELINE_VERSION = "8"  # 7: filings record their path; 8: null headings, filer and label fixes
+# 9: numbers, amounts and compound units as whole tokens; region names and year as context
+PIPELINE_VERSION = "9"  # 7: filings record their path; 8: null headings, filer and label fixes
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
 ENCODE_BATCH = 512
