@@ -10,7 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 
+from indexer.regions import _PROVINCE_SHORT, _STEM_STOPLIST
 from indexer.tokenize import CONTEXT_PREFIX, index_tokens
+
+# Suffixes that people leave out of a region's name (唐山 for 唐山市, 宁夏 for 宁夏回族
+# 自治区), longest first; a 自治州 / 自治县 / 自治旗 also drops its peoples' names.
+_REGION_NAME = re.compile(
+    r"(?P<short>.{2,}?)(?:(?:[^族]{1,5}族)+自治[州县旗]|特别行政区|自治区|地区|[省市县区旗盟])"
+)
+_PROVINCE_SHORT_BY_NAME = {
+    "内蒙古自治区": _PROVINCE_SHORT["150000"],
+    "广西壮族自治区": _PROVINCE_SHORT["450000"],
+    "西藏自治区": _PROVINCE_SHORT["540000"],
+    "宁夏回族自治区": _PROVINCE_SHORT["640000"],
+    "新疆维吾尔自治区": _PROVINCE_SHORT["650000"],
+    "香港特别行政区": _PROVINCE_SHORT["810000"],
+    "澳门特别行政区": _PROVINCE_SHORT["820000"],
+}
 
 
 def doc_id_for(source: str) -> str:
@@ -32,10 +48,16 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
         "department": filing.get("department"),
         "low_confidence": bool(filing.get("low_confidence")),
     }
-    # Who and where: a query naming the county or the filer ("临西县 普法宣传")
-    # finds every passage of the filing through these context words.
+    # Who, where and when: a query naming the filer, its county, city or province
+    # (in full or short: 唐山市, 唐山) or the year ("河北 满意度", "2021年 普法") finds
+    # every passage of the filing through these context words; the facet fields
+    # are not in a passage's text.
     where = " ".join(
-        str(x) for x in (filing.get("department"), filing.get("county") or filing.get("city")) if x
+        [
+            *(str(x) for x in (filing.get("department"),) if x),
+            *region_words(filing.get("province"), filing.get("city"), filing.get("county")),
+            *((str(filing["year"]),) if filing.get("year") else ()),
+        ]
     )
     out: list[dict] = []
     for p_index, project in enumerate(filing.get("projects", [])):
@@ -73,6 +95,28 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
     for position, passage in enumerate(out):
         passage["position"] = position
     return out
+
+
+def short_region_name(name: str) -> str | None:
+    """How people write a region without its suffix (唐山市 → 唐山, 宁夏回族自治区 → 宁夏,
+    湘西土家族苗族自治州 → 湘西); None when that leaves one character or an everyday word."""
+    if name in _PROVINCE_SHORT_BY_NAME:
+        return _PROVINCE_SHORT_BY_NAME[name]
+    match = _REGION_NAME.fullmatch(name)
+    if not match or match["short"] in _STEM_STOPLIST:
+        return None
+    return match["short"]
+
+
+def region_words(*names: str | None) -> list[str]:
+    """The names of a filing's province, city and county, each in full and short."""
+    words: list[str] = []
+    for name in names:
+        if not name:
+            continue
+        short = short_region_name(name)
+        words += [w for w in (name, short) if w and w not in words]
+    return words
 
 
 def _passage(

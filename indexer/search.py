@@ -35,7 +35,13 @@ from indexer import schema
 from indexer.model_check import check_models
 from indexer.store.base import Filters, Store
 from indexer.synonyms import expand
-from indexer.tokenize import fold_width, highlight_terms, query_groups
+from indexer.tokenize import (
+    fold_width,
+    highlight_terms,
+    normalize_query,
+    query_groups,
+    term_pattern,
+)
 
 MODES = ("hybrid", "keyword", "semantic")
 RRF_K = 60
@@ -146,7 +152,8 @@ def rrf(
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """HTML-escaped ``text`` with ``<mark>`` around every occurrence of ``terms``."""
+    """HTML-escaped ``text`` with ``<mark>`` around every occurrence of ``terms``
+    (numbers only whole, units in any spelling: :func:`term_pattern`)."""
     if not text:
         return ""
     spans: list[tuple[int, int]] = []
@@ -154,7 +161,7 @@ def highlight(text: str, terms: list[str]) -> str:
     for term in terms:
         if not term:
             continue
-        for match in re.finditer(re.escape(term.lower()), lowered):
+        for match in re.finditer(term_pattern(term.lower()), lowered):
             spans.append((match.start(), match.end()))
     spans.sort()
     merged: list[list[int]] = []
@@ -174,7 +181,9 @@ def highlight(text: str, terms: list[str]) -> str:
 
 def query_text(query: str, expansions: list[str] | None = None) -> str:
     """What the encoder sees for a query: the query and the glossary's official terms
-    (``expansions``, when the caller has already looked them up)."""
+    (``expansions``, when the caller has already looked them up). Traditional
+    characters are simplified first, as for the keyword side."""
+    query = normalize_query(query)
     return " ".join([query, *(expand(query) if expansions is None else expansions)])
 
 
@@ -286,7 +295,7 @@ class Searcher:
         keyword_ids: list[str] = []
         keyword_total = 0
         facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
-        expansions = expand(request.query) if mode != "keyword" else []
+        expansions = expand(normalize_query(request.query)) if mode != "keyword" else []
         embedding = None
         if request.uses_vectors:
             embedding = _EMBED_POOL.submit(
