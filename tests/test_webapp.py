@@ -1144,3 +1144,65 @@ def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> 
     assert "model multilingual-e5-small-jixiao@" in output
     shared = f"vector index of {CORPUS_PASSAGES} passages loaded once for all workers"
     assert output.count(shared) == 2
+
+
+@pytest.fixture(scope="module")
+def two_gulou(index: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """A store of two filers in a 鼓楼区 each: 南京市 (320106, two projects) and 福州市
+    (350102, one)."""
+    folder = tmp_path_factory.mktemp("gulou")
+    text = (index["corpus"] / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    nanjing = text.replace("平罗县司法局", "南京市鼓楼区司法局")
+    first, second = nanjing.split("部门项目支出预算绩效目标表", 2)[1:3]
+    head = "部门项目支出预算绩效目标表"
+    (folder / "nanjing.txt").write_text(head + first + head + second, encoding="utf-8")
+    fuzhou = (head + first).replace("南京市鼓楼区", "福州市鼓楼区")
+    (folder / "fuzhou.txt").write_text(fuzhou, encoding="utf-8")
+    store = index_folder(folder, folder / "store")
+    yield create_app(store=store, embedder=embedder())
+    store.close()
+
+
+def test_counties_of_one_name_in_two_cities_stay_apart(two_gulou: Flask) -> None:
+    client = two_gulou.test_client()
+    nanjing = api(client, adcode="320106")["total"]
+    fuzhou = api(client, adcode="350102")["total"]
+    assert nanjing > fuzhou > 0
+    result = api(client, county="鼓楼区")  # a shared county= link keeps meaning both
+    assert result["total"] == nanjing + fuzhou
+    assert set(result["facets"]) == set(schema.facet_fields())  # the API's facets as before
+
+    html = client.get("/").get_data(as_text=True)
+    links = re.findall(
+        r'<a class="fl" href="([^"]+)" data-field="([^"]+)" data-value="([^"]+)"', html
+    )
+    order = [(name, value) for _, name, value in links]
+    assert order[order.index(("city", "南京市")) + 1] == ("adcode", "320106")
+    assert order[order.index(("city", "福州市")) + 1] == ("adcode", "350102")
+    counts = dict(re.findall(r'data-value="(\d{6})"[^>]*>.*?class="count">(\d+)<', html, re.S))
+    assert counts == {"320106": str(nanjing), "350102": str(fuzhou)}
+
+    href = next(h for h, name, value in links if value == "320106").replace("&amp;", "&")
+    assert "adcode=320106" in href and "county=" not in href
+    page = client.get(href).get_data(as_text=True)
+    assert re.search(r'id="total">(\d+)<', page)[1] == str(nanjing)  # type: ignore[index]
+    assert "区县：鼓楼区（南京市）" in page  # the chip names the place, not the code
+    # a second county adds to the first (OR), a county= link's names become codes
+    chosen = client.get("/", query_string={"county": "鼓楼区"}).get_data(as_text=True)
+    assert 'aria-current="true"' in chosen
+    off = re.search(r'href="([^"]+)" data-field="adcode" data-value="350102"', chosen)[1]  # type: ignore[index]
+    assert "adcode=320106" in off and "350102" not in off and "county=" not in off
+
+
+def test_the_compare_chart_keeps_counties_of_one_name_apart(two_gulou: Flask) -> None:
+    client = two_gulou.test_client()
+    html = client.get("/compare", query_string={"county": "鼓楼区"}).get_data(as_text=True)
+    charts = html.split("<svg")[1:]
+    assert any(
+        {"南京市鼓楼区 2025", "福州市鼓楼区 2025"}
+        <= set(re.findall(r'<text class="cat"[^>]*>([^<]+)</text>', chart))
+        for chart in charts
+    )
+    for chart in charts:  # never one column for two places
+        columns = re.findall(r'<text class="cat"[^>]*>([^<]+)</text>', chart)
+        assert len(columns) == len(set(columns))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -249,14 +250,18 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     """Dots of each row's number, one column per region and year."""
     left, right, top, bottom = 56, 16, 12, 64
     numbered = [r for r in rows if r.number is not None]
-    labels = sorted({_category(r) for r in numbered})
+    # a column per region and year: the whole region, not its last name (鼓楼区 is in
+    # 南京市 and in 福州市)
+    keys = {(r.region, r.year) for r in numbered}
+    names = _column_labels(keys)
+    labels = sorted(keys, key=lambda k: (names[k], k[0]))
     values = [r.number for r in numbered if r.number is not None]
     tick_values = nice_ticks(min(values), max(values))
     low, high = tick_values[0], tick_values[-1]
     plot_w = width - left - right
     plot_h = height - top - bottom
     step = plot_w / max(len(labels), 1)
-    x_of = {label: left + step * (i + 0.5) for i, label in enumerate(labels)}
+    x_of = {key: left + step * (i + 0.5) for i, key in enumerate(labels)}
 
     def y_of(value: float) -> float:
         return round(top + plot_h * (1 - (value - low) / (high - low)), 1)
@@ -266,12 +271,12 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     # chart covers every row, and thousands of repeated targets would be as many circles
     same: dict[tuple[str, float], list[Row]] = {}
     for r in numbered:
-        same.setdefault((_category(r), r.number), []).append(r)  # type: ignore[arg-type]
+        same.setdefault(((r.region, r.year), r.number), []).append(r)  # type: ignore[arg-type]
     points = [
         Point(round(x_of[category], 1), y_of(number), _dot_title(rows_at))
         for (category, number), rows_at in same.items()
     ]
-    categories = [(round(x_of[label], 1), label) for label in labels]
+    categories = [(round(x_of[key], 1), names[key]) for key in labels]
     return Chart(width, height, left, height - bottom, categories, ticks, points)
 
 
@@ -281,8 +286,20 @@ def _dot_title(rows: list[Row]) -> str:
     return title if len(rows) == 1 else f"{title}（同值共 {len(rows)} 条）"
 
 
-def _category(row: Row) -> str:
-    return f"{row.place or '?'} {row.year or ''}".strip()
+def _column_labels(keys: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], str]:
+    """``鼓楼区 2023`` for each (region, year); ``南京市鼓楼区 2023`` where the last name
+    alone would label two regions alike."""
+
+    def short(region: str, year: int | None, depth: int) -> str:
+        parts = region.split(" ")[-depth:] if region else ["?"]
+        return f"{''.join(parts)} {year or ''}".strip()
+
+    labels = {key: short(*key, 1) for key in keys}
+    clashing = Counter(labels.values())
+    for key, label in labels.items():
+        if clashing[label] > 1:
+            labels[key] = short(*key, 2)
+    return labels
 
 
 def _fmt(value: float) -> str:

@@ -38,14 +38,13 @@ def _sidebar(
 ) -> dict:
     """Facets, chips and the clear-all link; counts over ``counted`` (default ``req``)."""
     counts = fc.facet_counts(portal(), counted or req, result)
-    facets = fc.build_facets(
-        portal(), current_app.extensions["jixiao.regions"], req, counts, endpoint
-    )
+    regions = current_app.extensions["jixiao.regions"]
+    facets = fc.build_facets(portal(), regions, req, counts, endpoint, counted)
     if counted is not None:
         facets = [f for f in facets if f.name not in counted.filters.terms]
     return {
         "facets": facets,
-        "chips": fc.chips(req, endpoint),
+        "chips": fc.chips(req, endpoint, lambda code: regions.label(portal(), code)),
         "clear_url": view_url(
             [p for p in state_pairs(req) if p[0] in ("q", "mode", "size")], endpoint
         ),
