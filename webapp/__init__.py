@@ -22,7 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": None,  # sentence-transformers model (default e5 + adapter, or JIXIAO_MODEL)
     "SOURCE_ROOT": None,  # where relative source paths of the index live (default: cwd)
     "EXPORT_MAX_ROWS": 100_000,  # rows one export streams at most
-    "COMPARE_MAX_ROWS": 2_000,  # indicator rows the compare page shows at most
+    "COMPARE_MAX_ROWS": 2_000,  # indicator rows the compare page's table shows at most
+    # rows the compare page's statistics, chart and sort cover at most (the best by
+    # relevance beyond it; the page says so): bounds what one page view fetches
+    "COMPARE_STATS_MAX_ROWS": 20_000,
 }
 
 

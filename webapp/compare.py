@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,11 @@ COLUMNS = (
     ("unit", "单位"),
 )
 SORT_KEYS = tuple(key for key, _ in COLUMNS) + ("number",)
+# what the exports add after the table's columns (appended, so older readers keep working)
+EXTRA_COLUMNS = (
+    "level1", "description", "adcode", "province", "city", "county", "project_code",
+    "amount_wan",
+)  # fmt: skip
 NO_UNIT = "（无单位）"
 
 
@@ -46,6 +52,15 @@ class Row:
     low: float | None
     high: float | None
     unit: str
+    # not columns of the table: what the exports add for researchers
+    level1: str | None = None
+    description: str | None = None
+    adcode: str | None = None
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
+    project_code: str | None = None
+    amount_wan: float | None = None
 
     @property
     def number(self) -> float | None:
@@ -91,13 +106,21 @@ def row_from_hit(hit: dict) -> Row:
         low=indicator.get("low"),
         high=indicator.get("high"),
         unit=indicator.get("unit") or "",
+        level1=indicator.get("level1"),
+        description=indicator.get("description"),
+        adcode=doc.get("adcode"),
+        province=doc.get("province"),
+        city=doc.get("city"),
+        county=doc.get("county"),
+        project_code=project.get("code"),
+        amount_wan=project.get("amount_wan"),
     )
 
 
 def sort_rows(rows: list[Row], key: str) -> list[Row]:
     """Rows sorted by a column (``-column`` for descending); empty values always last."""
     descending = key.startswith("-")
-    name = key.lstrip("-")
+    name = key.removeprefix("-")
     if name not in SORT_KEYS:
         return rows
 
@@ -181,6 +204,25 @@ def table(rows: Iterable[Row], sort: str) -> list[UnitGroup]:
     return group_by_unit(sort_rows(rows, sort) if sort else rows)
 
 
+@dataclass
+class ShownGroup:
+    """A unit group and the rows of it the table shows (statistics cover all its rows)."""
+
+    group: UnitGroup
+    rows: list[Row]
+
+
+def first_rows(groups: list[UnitGroup], limit: int) -> list[ShownGroup]:
+    """The groups with the first ``limit`` rows of the table's order (the export's
+    order) shared out in it: later groups may show none of their rows."""
+    shown: list[ShownGroup] = []
+    left = limit
+    for group in groups:
+        shown.append(ShownGroup(group, group.rows[: max(left, 0)]))
+        left -= len(group.rows)
+    return shown
+
+
 def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
     """Groups by unit, the largest first (rows without a unit last)."""
     groups: dict[str, UnitGroup] = {}
@@ -208,33 +250,56 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     """Dots of each row's number, one column per region and year."""
     left, right, top, bottom = 56, 16, 12, 64
     numbered = [r for r in rows if r.number is not None]
-    labels = sorted({_category(r) for r in numbered})
+    # a column per region and year: the whole region, not its last name (鼓楼区 is in
+    # 南京市 and in 福州市)
+    keys = {(r.region, r.year) for r in numbered}
+    names = _column_labels(keys)
+    labels = sorted(keys, key=lambda k: (names[k], k[0]))
     values = [r.number for r in numbered if r.number is not None]
     tick_values = nice_ticks(min(values), max(values))
     low, high = tick_values[0], tick_values[-1]
     plot_w = width - left - right
     plot_h = height - top - bottom
     step = plot_w / max(len(labels), 1)
-    x_of = {label: left + step * (i + 0.5) for i, label in enumerate(labels)}
+    x_of = {key: left + step * (i + 0.5) for i, key in enumerate(labels)}
 
     def y_of(value: float) -> float:
         return round(top + plot_h * (1 - (value - low) / (high - low)), 1)
 
     ticks = [(y_of(t), _fmt(t)) for t in tick_values]
+    # rows of one column with the same number are one dot (titled with how many): the
+    # chart covers every row, and thousands of repeated targets would be as many circles
+    same: dict[tuple[str, float], list[Row]] = {}
+    for r in numbered:
+        same.setdefault(((r.region, r.year), r.number), []).append(r)  # type: ignore[arg-type]
     points = [
-        Point(
-            round(x_of[_category(r)], 1),
-            y_of(r.number),  # type: ignore[arg-type]
-            f"{r.region} {r.year or ''} · {r.filer} · {r.indicator}：{r.value}",
-        )
-        for r in numbered
+        Point(round(x_of[category], 1), y_of(number), _dot_title(rows_at))
+        for (category, number), rows_at in same.items()
     ]
-    categories = [(round(x_of[label], 1), label) for label in labels]
+    categories = [(round(x_of[key], 1), names[key]) for key in labels]
     return Chart(width, height, left, height - bottom, categories, ticks, points)
 
 
-def _category(row: Row) -> str:
-    return f"{row.place or '?'} {row.year or ''}".strip()
+def _dot_title(rows: list[Row]) -> str:
+    first = rows[0]
+    title = f"{first.region} {first.year or ''} · {first.filer} · {first.indicator}：{first.value}"
+    return title if len(rows) == 1 else f"{title}（同值共 {len(rows)} 条）"
+
+
+def _column_labels(keys: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], str]:
+    """``鼓楼区 2023`` for each (region, year); ``南京市鼓楼区 2023`` where the last name
+    alone would label two regions alike."""
+
+    def short(region: str, year: int | None, depth: int) -> str:
+        parts = region.split(" ")[-depth:] if region else ["?"]
+        return f"{''.join(parts)} {year or ''}".strip()
+
+    labels = {key: short(*key, 1) for key in keys}
+    clashing = Counter(labels.values())
+    for key, label in labels.items():
+        if clashing[label] > 1:
+            labels[key] = short(*key, 2)
+    return labels
 
 
 def _fmt(value: float) -> str:

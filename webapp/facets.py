@@ -52,10 +52,11 @@ class FacetValue:
     selected: bool
     url: str
     children: list[FacetValue] = field(default_factory=list)
+    name: str | None = None  # what to show when the value is a code (a county's adcode)
 
     @property
     def label(self) -> str:
-        return value_label(self.field, self.value)
+        return self.name or value_label(self.field, self.value)
 
     @property
     def open(self) -> bool:
@@ -86,9 +87,12 @@ class Chip:
     field: str
     value: str
     remove_url: str
+    text: str | None = None  # the label, when the value alone says little (an adcode)
 
     @property
     def label(self) -> str:
+        if self.text:
+            return self.text
         return f"{LABELS.get(self.field, self.field)}：{value_label(self.field, self.value)}"
 
 
@@ -100,32 +104,55 @@ class RegionParents:
     """
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], str | None] = {}
+        self._known: dict[tuple[str, str, str], list[str]] = {}
         self._lock = threading.Lock()
 
     def parent(self, portal: Portal, child_field: str, value: str) -> str | None:
         parent_field = "province" if child_field == "city" else "city"
-        key = (child_field, value)
+        found = self._values(portal, child_field, value, parent_field)
+        return found[0] if found else None
+
+    def adcodes(self, portal: Portal, county: str) -> list[str]:
+        """The codes of the counties called ``county`` (鼓楼区: 320106 in 南京市, 350102
+        in 福州市, …) that the store holds."""
+        return sorted(self._values(portal, "county", county, "adcode"))
+
+    def place(self, portal: Portal, adcode: str) -> tuple[str | None, str | None]:
+        """(county, city) of a county's code; (None, city) for a city's code."""
+        county = self._values(portal, "adcode", adcode, "county")
+        city = self._values(portal, "adcode", adcode, "city")
+        return (county[0] if county else None, city[0] if city else None)
+
+    def _values(self, portal: Portal, field_: str, value: str, wanted: str) -> list[str]:
+        """The values of ``wanted`` in passages whose ``field_`` is ``value``, most first."""
+        key = (field_, value, wanted)
         with self._lock:
             if key in self._known:
                 return self._known[key]
-        result = portal.call("keyword", [], Filters({child_field: (value,)}), 1, [parent_field])
-        buckets = result.facets.get(parent_field) or []
-        found = buckets[0][0] if buckets else None
+        result = portal.call("keyword", [], Filters({field_: (value,)}), 1, [wanted])
+        found = [str(v) for v, _ in result.facets.get(wanted) or []]
         with self._lock:
             if len(self._known) > 50_000:
                 self._known.clear()
             self._known[key] = found
         return found
 
+    def label(self, portal: Portal, adcode: str) -> str:
+        """A chip's label for an adcode filter: 区县：鼓楼区（南京市）."""
+        county, city = self.place(portal, adcode)
+        if county:
+            where = f"（{city}）" if city else ""
+            return f"{LABELS['county']}：{county}{where}"
+        return f"{LABELS['adcode']}：{city or adcode}"
+
 
 def facet_counts(portal: Portal, request: SearchRequest, result: dict) -> dict[str, list[dict]]:
     """Counts per facet, each chosen facet counted without its own filter."""
     counts = {name: list(values) for name, values in result["facets"].items()}
-    for name in request.filters.terms:
+    for name in loosened(request):
         if name not in counts:
             continue
-        others = {k: v for k, v in request.filters.terms.items() if k != name}
+        others = {k: v for k, v in request.filters.terms.items() if k not in same_facet(name)}
         loose = portal.search(replace(request, size=1, page=1, filters=Filters(others)))
         counts[name] = loose["facets"][name]
     for name, values in request.filters.terms.items():
@@ -136,14 +163,41 @@ def facet_counts(portal: Portal, request: SearchRequest, result: dict) -> dict[s
     return counts
 
 
+# A county is chosen in the tree by its adcode (names repeat: 鼓楼区 in 南京市 and in
+# 福州市), so adcode filters belong to the county facet when counting it.
+COUNTY_FILTERS = ("county", "adcode")
+
+
+def same_facet(name: str) -> tuple[str, ...]:
+    """The filter fields a facet is counted without (its own, and adcode for county)."""
+    return COUNTY_FILTERS if name == "county" else (name,)
+
+
+def loosened(request: SearchRequest) -> list[str]:
+    """The facets counted without their own filters: the chosen ones."""
+    names = [n for n in request.filters.terms if n != "adcode"]
+    if "adcode" in request.filters.terms and "county" not in names:
+        names.append("county")
+    return names
+
+
+def without_counties(request: SearchRequest) -> dict[str, tuple[str, ...]]:
+    """The filters of ``request`` but its county and adcode ones."""
+    return {k: v for k, v in request.filters.terms.items() if k not in COUNTY_FILTERS}
+
+
 def build_facets(
     portal: Portal,
     parents: RegionParents,
     request: SearchRequest,
     counts: dict[str, list[dict]],
     endpoint: str = "pages.search",
+    counted: SearchRequest | None = None,
 ) -> list[Facet]:
-    """The sidebar: the region tree first, then the other facets in schema order."""
+    """The sidebar: the region tree first, then the other facets in schema order.
+
+    Counts are over ``counted`` (default ``request``; the compare page counts
+    indicators only)."""
     chosen = request.filters.terms
 
     def make(name: str, entry: dict) -> FacetValue:
@@ -152,7 +206,9 @@ def build_facets(
         url = view_url(with_filter(request, name, value, not selected), endpoint)
         return FacetValue(name, value, int(entry["count"]), selected, url)
 
-    facets = [Facet("region", "地区", region_tree(portal, parents, counts, make))]
+    counties = CountyNodes(portal, parents, request, counted or request, endpoint)
+    tree = region_tree(portal, parents, counts, make, counties.nodes)
+    facets = [Facet("region", "地区", tree)]
     for name in schema.facet_fields():
         if name in REGION_FIELDS:
             continue
@@ -163,7 +219,68 @@ def build_facets(
     return facets
 
 
-def region_tree(portal: Portal, parents: RegionParents, counts: dict, make) -> list[FacetValue]:  # noqa: ANN001
+@dataclass
+class CountyNodes:
+    """The tree's county nodes of one county name: one per adcode, each under its city,
+    chosen by its adcode (a ``county=`` URL keeps meaning every county of that name)."""
+
+    portal: Portal
+    parents: RegionParents
+    request: SearchRequest
+    counted: SearchRequest
+    endpoint: str
+
+    def nodes(self, entry: dict) -> list[tuple[FacetValue, str | None]]:
+        """(node, its city) for each county called ``entry["value"]``."""
+        name = str(entry["value"])
+        codes = self.parents.adcodes(self.portal, name)
+        if not codes:  # a store without codes for it: the name alone, as before
+            node = self._by_name(name, int(entry["count"]))
+            return [(node, self.parents.parent(self.portal, "county", name))]
+        chosen = self.request.filters.terms
+        found = []
+        for code in codes:
+            count = int(entry["count"]) if len(codes) == 1 else self._count(code)
+            selected = code in chosen.get("adcode", ()) or name in chosen.get("county", ())
+            url = view_url(self._toggle(code, selected), self.endpoint)
+            node = FacetValue("adcode", code, count, selected, url, name=name)
+            found.append((node, self.parents.place(self.portal, code)[1]))
+        return found
+
+    def _by_name(self, name: str, count: int) -> FacetValue:
+        selected = name in self.request.filters.terms.get("county", ())
+        url = view_url(with_filter(self.request, "county", name, not selected), self.endpoint)
+        return FacetValue("county", name, count, selected, url)
+
+    def _count(self, code: str) -> int:
+        """What choosing this county alone among the counties gives."""
+        filters = Filters({**without_counties(self.counted), "adcode": (code,)})
+        return self.portal.search(replace(self.counted, size=1, page=1, filters=filters))["total"]
+
+    def _toggle(self, code: str, on: bool) -> list[tuple[str, str]]:
+        """The state with ``code`` added (or removed), chosen county names turned into
+        their codes so that counties still combine with OR."""
+        chosen = self.request.filters.terms
+        pairs = [p for p in state_pairs(self.request) if p[0] not in COUNTY_FILTERS]
+        codes = list(chosen.get("adcode", ()))
+        for name in chosen.get("county", ()):
+            named = self.parents.adcodes(self.portal, name)
+            codes += named
+            if not named:
+                pairs.append(("county", name))
+        codes = [c for c in dict.fromkeys(codes) if c != code]
+        if not on:
+            codes.append(code)
+        return pairs + [("adcode", c) for c in codes]
+
+
+def region_tree(
+    portal: Portal,
+    parents: RegionParents,
+    counts: dict,
+    make: Callable[[str, dict], FacetValue],
+    counties: Callable[[dict], list[tuple[FacetValue, str | None]]] | None = None,
+) -> list[FacetValue]:
     """Provinces with their cities with their counties; a municipality's districts hang
     directly under it. A place whose parent has no count (a county chosen elsewhere
     narrows the provinces and cities counted) hangs under that parent shown with 0,
@@ -202,16 +319,29 @@ def region_tree(portal: Portal, parents: RegionParents, counts: dict, make) -> l
         else:
             cities[node.value] = node
             hang(node, parent, province)
+
+    def by_name(entry: dict) -> list[tuple[FacetValue, str | None]]:
+        return [(make("county", entry), parents.parent(portal, "county", str(entry["value"])))]
+
     for entry in counts.get("county", [])[:TREE_LIMIT]:
-        node = make("county", entry)
-        hang(node, parents.parent(portal, "county", node.value), city)
+        for node, parent in (counties or by_name)(entry):
+            hang(node, parent, city)
     return top
 
 
-def chips(request: SearchRequest, endpoint: str = "pages.search") -> list[Chip]:
-    """One chip per chosen filter value."""
+def chips(
+    request: SearchRequest,
+    endpoint: str = "pages.search",
+    code_label: Callable[[str], str] | None = None,
+) -> list[Chip]:
+    """One chip per chosen filter value; ``code_label`` names an adcode's place."""
     return [
-        Chip(name, value, view_url(with_filter(request, name, value, on=False), endpoint))
+        Chip(
+            name,
+            value,
+            view_url(with_filter(request, name, value, on=False), endpoint),
+            code_label(value) if code_label and name == "adcode" else None,
+        )
         for name in schema.filter_fields()
         for value in request.filters.terms.get(name, ())
     ]

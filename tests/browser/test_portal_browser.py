@@ -316,3 +316,24 @@ def test_a_region_toggle_is_its_own_control_beside_the_link(browser, base_url: s
     county = branch.locator("ul.tree a.fl").first
     assert county.is_visible()
     context.close()
+
+
+def test_back_shows_the_mode_and_filters_of_the_url(browser, base_url: str) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base_url + "/?q=社区矫正&mode=hybrid&year=2021")
+    page.locator('label[for="mode-semantic"]').click()
+    page.wait_for_url(re.compile(r"mode=semantic"))
+    page.go_back()
+    page.wait_for_url(re.compile(r"mode=hybrid"))
+    page.wait_for_load_state("load")
+    assert page.locator("#mode-hybrid").is_checked()
+    assert not page.locator("#mode-semantic").is_checked()
+    hidden = page.locator('form.search input[type="hidden"][name="year"]')
+    assert hidden.input_value() == "2021"
+    # the next search runs in the mode the page shows, with the URL's filters
+    page.get_by_label("检索词").fill("社区矫正 成本指标")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"%E6%88%90%E6%9C%AC|成本"))
+    assert params(page)["mode"] == ["hybrid"] and params(page)["year"] == ["2021"]
+    context.close()

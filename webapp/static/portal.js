@@ -81,3 +81,13 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// A page shown again from the back/forward cache keeps its controls as they were left (a
+// mode clicked just before leaving): put them back to what the page's URL says.
+window.addEventListener("pageshow", function (event) {
+  if (!event.persisted) return;
+  document.querySelectorAll("form.search").forEach(function (form) { form.reset(); });
+  document.querySelectorAll("input.facet-find").forEach(function (input) {
+    if (input.value) { input.value = ""; input.dispatchEvent(new Event("input")); }
+  });
+});

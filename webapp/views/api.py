@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -40,12 +42,23 @@ def healthz() -> tuple[Response, int]:
 def api_page() -> str:
     """The API described for people, from the same OpenAPI document the JSON serves."""
     example = {"q": "社区矫正 成本指标", "level2": "成本指标", "size": 5}
+    encoded = url_for("api.search", **example)  # percent-encoded: what a client must send
     return render_template(
         "api.html",
         doc=openapi.document(),
-        example=url_for("api.search", **example),
+        example=encoded,
+        example_url=url_for("api.search", _external=True, **example),
         example_text="/api/search?" + "&".join(f"{k}={v}" for k, v in example.items()),
+        example_curl=curl_command(url_for("api.search", _external=True), example),
     )
+
+
+def curl_command(url: str, params: dict) -> str:
+    """A copyable ``curl --get`` command that lets curl percent-encode each parameter
+    (pasted raw, Chinese text and spaces would reach the server unencoded: a 400)."""
+    parts = [f"curl --get {shlex.quote(url)}"]
+    parts += [f"--data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items()]
+    return " \\\n  ".join(parts)
 
 
 @bp.get("/api/openapi.json")

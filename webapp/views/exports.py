@@ -29,7 +29,9 @@ SEARCH_COLUMNS = (
     "indicator", "description", "value", "op", "low", "high", "unit", "heading", "page",
     "filing_url",
 )  # fmt: skip
-COMPARE_COLUMNS = ("id",) + tuple(key for key, _ in cmp.COLUMNS) + ("number", "filing_url")
+COMPARE_COLUMNS = (
+    ("id",) + tuple(key for key, _ in cmp.COLUMNS) + ("number", "filing_url") + cmp.EXTRA_COLUMNS
+)
 
 
 def portal() -> Portal:
@@ -65,10 +67,19 @@ def search_row(hit: dict) -> dict:
 
 
 def compare_row(row: cmp.Row) -> dict:
-    """A compare row with its number and a link to it in its filing."""
-    out = {"id": row.id, **{key: getattr(row, key) for key, _ in cmp.COLUMNS}}
+    """A compare row with its number, a link to it in its filing and the extra fields.
+
+    Text the filing does not state is null, as in ``/api/search`` and the search
+    export (the table shows it as an empty cell; the CSV writes null as empty).
+    """
+    out: dict = {"id": row.id}
+    for key, _ in cmp.COLUMNS:
+        value = getattr(row, key)
+        out[key] = None if value == "" else value
     out["number"] = row.number
     out["filing_url"] = _filing_url(row.doc_id, row.id)
+    for key in cmp.EXTRA_COLUMNS:
+        out[key] = getattr(row, key)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from webapp.ranking import iter_hits, rank_all
 from webapp.views.errors import error_response
 
 bp = Blueprint("pages", __name__)
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_PAGE_LINKS = 7
 CHANGED_ORIGINAL = (
     "原文件在编入索引之后改动过（或索引由旧版 jixiao 建立），与本页内容不再对应。"
@@ -36,14 +38,13 @@ def _sidebar(
 ) -> dict:
     """Facets, chips and the clear-all link; counts over ``counted`` (default ``req``)."""
     counts = fc.facet_counts(portal(), counted or req, result)
-    facets = fc.build_facets(
-        portal(), current_app.extensions["jixiao.regions"], req, counts, endpoint
-    )
+    regions = current_app.extensions["jixiao.regions"]
+    facets = fc.build_facets(portal(), regions, req, counts, endpoint, counted)
     if counted is not None:
         facets = [f for f in facets if f.name not in counted.filters.terms]
     return {
         "facets": facets,
-        "chips": fc.chips(req, endpoint),
+        "chips": fc.chips(req, endpoint, lambda code: regions.label(portal(), code)),
         "clear_url": view_url(
             [p for p in state_pairs(req) if p[0] in ("q", "mode", "size")], endpoint
         ),
@@ -135,10 +136,20 @@ def original(doc_id: str) -> Response:
     path = found.path
     content_type = mime_type(path)
     response = send_file(
-        path, mimetype=content_type, as_attachment=True, download_name=path.name, max_age=0
+        path,
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=download_name(path.name),
+        max_age=0,
     )
     response.headers["Content-Type"] = content_type  # Werkzeug would add a second charset
     return response
+
+
+def download_name(name: str) -> str:
+    """``name`` fit for a Content-Disposition header: control characters (a CR or LF
+    in a file name would split the header, which Werkzeug refuses) become ``_``."""
+    return CONTROL_CHARS.sub("_", name) or "original"
 
 
 @bp.get("/compare")
@@ -147,12 +158,14 @@ def compare() -> str:
     req = without_kind(search_request(request.args, extra=("sort",)))
     sort = compare_sort(request.args.get("sort", ""))
     indicators = indicator_request(req)
-    limit = current_app.config["COMPARE_MAX_ROWS"]
-    ranking = rank_all(portal(), indicators, limit)
+    # statistics, chart and sort over every matching row (up to the stats limit), the
+    # table over the first COMPARE_MAX_ROWS of that order: never the top rows' stats
+    ranking = rank_all(portal(), indicators, current_app.config["COMPARE_STATS_MAX_ROWS"])
     groups = cmp.table(
         (cmp.row_from_hit(h) for h in iter_hits(portal(), indicators, ranking)), sort
     )
-    rows = [row for group in groups for row in group.rows]
+    shown = cmp.first_rows(groups, current_app.config["COMPARE_MAX_ROWS"])
+    rows = [row for part in shown for row in part.rows]
     result = portal().search(replace(indicators, size=1, page=1))
     state = state_pairs(req)
     sort_urls = {
@@ -164,8 +177,10 @@ def compare() -> str:
         "compare.html",
         req=req,
         groups=groups,
+        shown=shown,
         columns=cmp.COLUMNS,
         rows=rows,
+        counted=sum(len(group.rows) for group in groups),
         total=ranking.total,
         truncated=ranking.truncated,
         sort=sort,
@@ -180,7 +195,8 @@ def compare() -> str:
 def compare_sort(sort: str) -> str:
     """A valid ``sort`` parameter (a column, ``-`` for descending) or a QueryError."""
     sort = sort.strip()
-    if sort and sort.lstrip("-") not in cmp.SORT_KEYS:
+    # one leading dash means descending; "--year" is a typo, not a column
+    if sort and sort.removeprefix("-") not in cmp.SORT_KEYS:
         raise QueryError("sort", f"sort must be one of {', '.join(cmp.SORT_KEYS)}")
     return sort
 
