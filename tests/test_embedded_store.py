@@ -122,21 +122,25 @@ def test_a_store_from_before_models_were_recorded_is_upgraded(store_dir):
     db.execute("DROP INDEX filings_where")  # the version-1 layout
     db.execute("ALTER TABLE filings DROP COLUMN model")
     db.execute("ALTER TABLE filings DROP COLUMN path")
+    db.execute("ALTER TABLE passages DROP COLUMN views")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
     upgraded = EmbeddedStore(store_dir, create=False)
     assert upgraded.models() == {"": 3}  # nothing recorded: not guessed
     assert snapshot(upgraded) == before
+    assert upgraded.view_vectors([p["id"] for p in synthetic_filing(0)[1]]) == {}
     record, passages, vectors = synthetic_filing(1, version=1)
-    upgraded.write_filing(replace(record, model="e5@x"), passages, vectors)
+    views = [vectors[:1]] + [vectors[:0]] * (len(passages) - 1)
+    upgraded.write_filing(replace(record, model="e5@x"), passages, vectors, views)
+    assert list(upgraded.view_vectors([p["id"] for p in passages])) == [passages[0]["id"]]
     assert upgraded.models() == {"": 2, "e5@x": 1}
     assert upgraded.get_filing("f0001").model == "e5@x"
     upgraded.close()
     db = sqlite3.connect(store_dir / "jixiao.sqlite")
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert version == ("3",)
+    assert version == ("4",)
 
 
 def test_a_store_from_before_paths_were_recorded_is_upgraded(store_dir):

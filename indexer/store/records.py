@@ -284,30 +284,25 @@ class Records:
         return out
 
     def get_passages(self, ids: list[str]) -> list[dict]:
-        found: dict[str, dict] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for pid, fields in self.db.execute(
-                f"SELECT id, fields FROM passages WHERE id IN ({marks})", chunk
-            ):
-                found[pid] = json.loads(fields)
+        found = {pid: json.loads(fields) for pid, fields in self._by_id("fields", ids)}
         return [found[i] for i in ids if i in found]
 
     def view_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+        return {
+            pid: np.frombuffer(blob, VIEW_DTYPE).reshape(-1, self.dims).astype(np.float32)
+            for pid, blob in self._by_id("views", ids)
+            if blob is not None
+        }
+
+    def _by_id(self, column: str, ids: list[str]) -> Iterator[tuple[str, object]]:
+        """(id, ``column``) of the passages with these ids, 500 ids a query."""
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for pid, blob in self.db.execute(
-                f"SELECT id, views FROM passages WHERE id IN ({marks}) AND views IS NOT NULL",
-                chunk,
-            ):
-                rows = np.frombuffer(blob, VIEW_DTYPE).reshape(-1, self.dims)
-                found[pid] = rows.astype(np.float32)
-        return found
+            yield from self.db.execute(
+                f"SELECT id, {column} FROM passages WHERE id IN ({marks})", chunk
+            )
 
     def get_filing(self, doc_id: str) -> FilingRecord | None:
         row = self.db.execute(
