@@ -71,6 +71,9 @@ class EmptyStore:
     def get_passages(self, ids):  # noqa: ANN001, ANN201
         return []
 
+    def view_vectors(self, ids):  # noqa: ANN001, ANN201
+        return {}
+
 
 @pytest.mark.parametrize("mode", ["hybrid", "semantic"])
 def test_the_semantic_side_embeds_the_query_with_its_expansions(mode: str) -> None:
