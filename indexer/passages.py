@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from indexer.regions import _PROVINCE_SHORT, _STEM_STOPLIST
+from indexer.regions import STEM_STOPLIST, province_short_names
 from indexer.tokenize import CONTEXT_PREFIX, index_tokens
 
 # Suffixes that people leave out of a region's name (唐山 for 唐山市, 宁夏 for 宁夏回族
@@ -18,15 +18,6 @@ from indexer.tokenize import CONTEXT_PREFIX, index_tokens
 _REGION_NAME = re.compile(
     r"(?P<short>.{2,}?)(?:(?:[^族]{1,5}族)+自治[州县旗]|特别行政区|自治区|地区|[省市县区旗盟])"
 )
-_PROVINCE_SHORT_BY_NAME = {
-    "内蒙古自治区": _PROVINCE_SHORT["150000"],
-    "广西壮族自治区": _PROVINCE_SHORT["450000"],
-    "西藏自治区": _PROVINCE_SHORT["540000"],
-    "宁夏回族自治区": _PROVINCE_SHORT["640000"],
-    "新疆维吾尔自治区": _PROVINCE_SHORT["650000"],
-    "香港特别行政区": _PROVINCE_SHORT["810000"],
-    "澳门特别行政区": _PROVINCE_SHORT["820000"],
-}
 
 
 def doc_id_for(source: str) -> str:
@@ -100,10 +91,11 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
 def short_region_name(name: str) -> str | None:
     """How people write a region without its suffix (唐山市 → 唐山, 宁夏回族自治区 → 宁夏,
     湘西土家族苗族自治州 → 湘西); None when that leaves one character or an everyday word."""
-    if name in _PROVINCE_SHORT_BY_NAME:
-        return _PROVINCE_SHORT_BY_NAME[name]
+    provinces = province_short_names()
+    if name in provinces:
+        return provinces[name]
     match = _REGION_NAME.fullmatch(name)
-    if not match or match["short"] in _STEM_STOPLIST:
+    if not match or match["short"] in STEM_STOPLIST:
         return None
     return match["short"]
 

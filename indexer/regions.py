@@ -40,7 +40,7 @@ __all__ = [
 MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 
 # Short forms of province names that filers use without the suffix ("宁夏财政厅").
-_PROVINCE_SHORT = {
+PROVINCE_SHORT = {
     "150000": "内蒙古",
     "450000": "广西",
     "540000": "西藏",
@@ -68,7 +68,7 @@ _STOPLIST_TEXT = """
     延长 长子 古城 南海 东海 运河 河口 吉利 二七 六合 三元 永和 大观 凤凰 牡丹 芙蓉 莲花
     高明 大名 会同 白云 青山 新华 长安 胜利 团结 和谐 东湖 南湖 西山 泰山 天山 北海
 """
-_STEM_STOPLIST = frozenset(_STOPLIST_TEXT.split())
+STEM_STOPLIST = frozenset(_STOPLIST_TEXT.split())
 
 # Leading noise before the filer name: list numbers ("018-"), years ("2021年"), spaces.
 _LEADING_NOISE = re.compile(
@@ -140,10 +140,10 @@ class _Table:
 
     def _add_stems(self) -> None:
         """Index suffix-less forms that are unambiguous and at least two characters."""
-        for code, short in _PROVINCE_SHORT.items():
+        for code, short in PROVINCE_SHORT.items():
             self._add(short, _Entry(code, 1, stem=True))
         for code, name in self.names.items():
-            if _level(code) == 1 and name.endswith(("省", "市")) and code not in _PROVINCE_SHORT:
+            if _level(code) == 1 and name.endswith(("省", "市")) and code not in PROVINCE_SHORT:
                 self._add(name[:-1], _Entry(code, 1, stem=True))
         stems: dict[str, set[str]] = {}
         for name, entries in list(self.by_name.items()):
@@ -159,7 +159,7 @@ class _Table:
                 len(stem) < 2
                 or len(codes) != 1
                 or stem in self.by_name  # a full name or a province short form
-                or stem in _STEM_STOPLIST
+                or stem in STEM_STOPLIST
                 or any(head.startswith(stem) or stem.startswith(head) for head in _DEPARTMENT_HEADS)
             ):
                 continue
@@ -195,6 +195,14 @@ def _prefix(code: str) -> str:
 def _table() -> _Table:
     text = resources.files("indexer").joinpath("data/regions.tsv").read_text(encoding="utf-8")
     return _Table(text)
+
+
+@cache
+def province_short_names() -> dict[str, str]:
+    """Full name → short form of the provinces whose short form is not the name less
+    省 / 市 (宁夏回族自治区 → 宁夏)."""
+    names = _table().names
+    return {names[code]: short for code, short in PROVINCE_SHORT.items()}
 
 
 def former_names(adcode: str) -> tuple[str, ...]:

@@ -104,9 +104,9 @@ _UNIT_WORD = (
 )
 # A compound unit joins its parts with / 每 or · ("元/人·年", "元/(人·年)"); a Latin part
 # may carry ² ³ ("kg/人", "元/m²").
-_UNIT_PART = rf"(?:{_UNIT_WORD}|[A-Za-z]+[²³]?)"
+UNIT_PART = rf"(?:{_UNIT_WORD}|[A-Za-z]+[²³]?)"
 _UNIT_RE = re.compile(
-    rf"{_UNIT_PART}(?:(?:/|每|[·•・.]){_UNIT_PART}|/\({_UNIT_PART}(?:[·•・.]{_UNIT_PART})*\))*"
+    rf"{UNIT_PART}(?:(?:/|每|[·•・.]){UNIT_PART}|/\({UNIT_PART}(?:[·•・.]{UNIT_PART})*\))*"
 )
 _LATIN_UNIT_RE = re.compile(r"[A-Za-z]+(?:/[A-Za-z]+)*")
 # A short word standing alone after the number at the end of the value ("≥5 栋" where

@@ -16,7 +16,7 @@ from importlib import resources
 import jieba
 import opencc
 
-from indexer.targets import _UNIT_PART  # the parser's unit words, so both read units alike
+from indexer.targets import UNIT_PART  # the parser's unit words, so both read units alike
 
 _DROP = re.compile(r"^[\s\W_]+$", re.UNICODE)  # punctuation and whitespace only
 # Function words that carry no meaning in a query ("社区矫正的成本" ≡ "社区矫正 成本").
@@ -45,7 +45,7 @@ _AMOUNT = rf"(?P<number>{_NUMBER})(?:\s*(?P<scale>[万亿])(?=(?P<yuan>元)?))?"
 # A compound unit ("元/人/年", "元/人·年", "人.年"): its parts joined by / or a middle
 # dot, the spellings the parser reads as one unit (indexer/targets.py).
 _UNIT_SEPARATORS = "/·•・."
-_UNIT = rf"(?P<unit>{_UNIT_PART}(?:[{re.escape(_UNIT_SEPARATORS)}]{_UNIT_PART})+)"
+_UNIT = rf"(?P<unit>{UNIT_PART}(?:[{re.escape(_UNIT_SEPARATORS)}]{UNIT_PART})+)"
 _SPECIAL = re.compile(rf"{_AMOUNT}|{_UNIT}")
 # What a query says after a year ("2021年", "2021年度") is the year itself: the year
 # matches every passage of that year (a context token), 年 would match any 年.
