@@ -211,15 +211,14 @@ def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[st
         found = unfiltered.result()
     else:
         found = within = store.knn(vector, filters, first)
-    depth_floor = _floor(found, RESCORE_DEPTH)
+    depth_floor = _floor([score for _, score in found], RESCORE_DEPTH)
     candidates = _down_to(store, vector, Filters(), depth_floor, found, first)
     if filters.terms:
         within = _down_to(store, vector, filters, depth_floor, within, first)
     else:
         within = candidates
     scores = _rescored(store, vector, candidates + within)
-    pool = sorted((scores[pid] for pid, _ in candidates), reverse=True)
-    pool_floor = _floor([(None, score) for score in pool], SEMANTIC_POOL)
+    pool_floor = _floor(sorted((scores[pid] for pid, _ in candidates), reverse=True), SEMANTIC_POOL)
     kept = [(pid, scores[pid]) for pid, _ in within if scores[pid] >= pool_floor]
     return sorted(kept, key=lambda hit: -hit[1])  # stable: ties keep the kNN's order
 
@@ -236,13 +235,13 @@ def _rescored(
     return scores
 
 
-def _floor(found: list[tuple[str | None, float]], depth: int) -> float:
-    """The least similarity among the first ``depth`` of ``found`` (best first), less
-    the slack; -inf when ``found`` has no more than ``depth``: the store holds fewer
-    passages than that, so all count."""
-    if len(found) <= depth:
+def _floor(similarities: list[float], depth: int) -> float:
+    """The least of the first ``depth`` ``similarities`` (best first), less the slack;
+    -inf when there are no more than ``depth``: the store holds fewer passages than
+    that, so all count."""
+    if len(similarities) <= depth:
         return -np.inf
-    return found[depth - 1][1] - SIMILARITY_SLACK
+    return similarities[depth - 1] - SIMILARITY_SLACK
 
 
 def _down_to(
