@@ -16,6 +16,9 @@ class Paragraph:
 
     text: str
     page: int | None = None
+    # a paragraph as its author typed it (a DOCX w:p), not one line of a paragraph that a
+    # PDF or text export wrapped at the page width: it ends where it ends
+    whole: bool = False
 
 
 @dataclass

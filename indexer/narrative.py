@@ -2,7 +2,9 @@
 
 PDF exports break prose into lines of the page width; paragraphs are rebuilt by
 joining lines until one ends a sentence short of the full width, or the next
-starts an enumerated item.
+starts an enumerated item. A DOCX says where its paragraphs end: each is a
+passage of its own, unless it stops mid-sentence at the full width (a line that a
+conversion from PDF made a paragraph).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def sections_from_paragraphs(
     """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
-    lines: list[str] = []
+    lines: list[tuple[str, bool]] = []  # (text, whether a whole paragraph)
     page: int | None = None
     width = _page_width([len(p.text.strip()) for p in paragraphs])
 
@@ -77,14 +79,14 @@ def sections_from_paragraphs(
         if level is None:
             if not lines:
                 page = paragraph.page
-            lines.append(text)
+            lines.append((text, paragraph.whole))
             continue
         flush()
         while path and path[-1][0] >= level:
             path.pop()
         path.append((level, text))
         if ends_document and index == len(paragraphs) - 1:
-            lines.append(path.pop()[1])
+            lines.append((path.pop()[1], paragraph.whole))
             page = paragraph.page
     flush()
     return sections
@@ -96,22 +98,25 @@ def _page_width(lengths: list[int]) -> int:
     return long_lines[int(0.9 * (len(long_lines) - 1))] if long_lines else 0
 
 
-def _join_lines(lines: list[str], width: int) -> list[str]:
-    """Rebuild paragraphs from page-width lines."""
+def _join_lines(lines: list[tuple[str, bool]], width: int) -> list[str]:
+    """Rebuild paragraphs from page-width lines and whole paragraphs."""
     paragraphs: list[str] = []
     current = ""
-    previous = ""
-    for line in lines:
-        if current and (_ITEM.match(line) or _ends_paragraph(previous, width)):
+    previous = ("", False)
+    for line, whole in lines:
+        if current and (_ITEM.match(line) or _ends_paragraph(*previous, width)):
             paragraphs.append(current)
             current = ""
         current += line
-        previous = line
+        previous = (line, whole)
     if current:
         paragraphs.append(current)
     return paragraphs
 
 
-def _ends_paragraph(line: str, width: int) -> bool:
-    """A line ends its paragraph when it closes a sentence well short of the page width."""
-    return line.endswith(_SENTENCE_END) and len(line) < 0.9 * width
+def _ends_paragraph(line: str, whole: bool, width: int) -> bool:
+    """A line ends its paragraph when it closes a sentence well short of the page width;
+    a whole paragraph does unless it runs to the full width without closing one."""
+    closes = line.endswith(_SENTENCE_END)
+    short = len(line) < 0.9 * width
+    return closes or short if whole else closes and short

@@ -10,14 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from indexer.regions import STEM_STOPLIST, province_short_names
+from indexer.regions import short_region_name
 from indexer.tokenize import CONTEXT_PREFIX, index_tokens
-
-# Suffixes that people leave out of a region's name (唐山 for 唐山市, 宁夏 for 宁夏回族
-# 自治区), longest first; a 自治州 / 自治县 / 自治旗 also drops its peoples' names.
-_REGION_NAME = re.compile(
-    r"(?P<short>.{2,}?)(?:(?:[^族]{1,5}族)+自治[州县旗]|特别行政区|自治区|地区|[省市县区旗盟])"
-)
 
 
 def doc_id_for(source: str) -> str:
@@ -86,18 +80,6 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
     for position, passage in enumerate(out):
         passage["position"] = position
     return out
-
-
-def short_region_name(name: str) -> str | None:
-    """How people write a region without its suffix (唐山市 → 唐山, 宁夏回族自治区 → 宁夏,
-    湘西土家族苗族自治州 → 湘西); None when that leaves one character or an everyday word."""
-    provinces = province_short_names()
-    if name in provinces:
-        return provinces[name]
-    match = _REGION_NAME.fullmatch(name)
-    if not match or match["short"] in STEM_STOPLIST:
-        return None
-    return match["short"]
 
 
 def region_words(*names: str | None) -> list[str]:

@@ -35,6 +35,7 @@ __all__ = [
     "region_from_code",
     "region_from_name",
     "resolve_region",
+    "short_region_name",
 ]
 
 MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
@@ -67,8 +68,32 @@ _STOPLIST_TEXT = """
     新建 清新 温泉 前锋 建华 大方 建安 万年 天桥 滨海 城北 城西 西城 东城 河西 江东 商城
     延长 长子 古城 南海 东海 运河 河口 吉利 二七 六合 三元 永和 大观 凤凰 牡丹 芙蓉 莲花
     高明 大名 会同 白云 青山 新华 长安 胜利 团结 和谐 东湖 南湖 西山 泰山 天山 北海
+    通道 城中 新城 老城 山城 南城 城东 河东 中方 向阳 互助 清水 平和 海港 路桥 同心 民权
+    长寿 灯塔 丰满 上街 元宝 宝塔 小店 平房 回民 海棠 天涯 钟楼 白玉 博爱 江海 台前 高台
+    兴隆 无为 同仁 盐湖 马尾 江岸 满城 兴国 光泽 南岸 洞口 平定 威信 名山 全州 江山 方正
+    安居 龙凤 白杨 麒麟 新民 富民 惠民 爱民 清流 湖滨 滨湖 滨江 新星 无极 和顺 天台 祥云
+    民乐 兴业 大厂 磐石 荷塘 莲池 白水 平川 大田 康乐 乐业 盐田 城厢 七星 大城 故城 二道
+    市北 市南 西市 新市 鸡冠
 """
 STEM_STOPLIST = frozenset(_STOPLIST_TEXT.split())
+
+# The peoples that autonomous divisions are named after, as their names write them (蒙古族,
+# or 蒙古 alone in 博尔塔拉蒙古自治州; 各族 in 龙胜各族自治县).
+_PEOPLES_TEXT = """
+    蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 拉祜 水
+    东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒
+    乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺 各
+"""
+_PEOPLES = "|".join(sorted(_PEOPLES_TEXT.split(), key=len, reverse=True))
+# What people leave out of a name: its suffix (唐山市 → 唐山, 浦东新区 → 浦东, 六枝特区 →
+# 六枝, 大柴旦行政区 → 大柴旦), and an autonomous division's peoples with it (湘西土家族苗族
+# 自治州 → 湘西, 伊犁哈萨克自治州 → 伊犁). The stem is the shortest that leaves a suffix.
+_SUFFIXED = re.compile(
+    r"(?P<stem>.{2,}?)(?:特别行政区|行政区|工业园区|新区|矿区|特区|地区|[省市县区盟])"
+)
+_AUTONOMOUS = re.compile(rf"(?P<stem>.{{2,}}?)(?<!族)(?:(?:{_PEOPLES})族?)*自治[区州县]")
+# 林区 ends this one name; as a suffix it would cut 万柏林区 to 万柏
+_STEM_EXCEPTIONS = {"神农架林区": "神农架"}
 
 # Leading noise before the filer name: list numbers ("018-"), years ("2021年"), spaces.
 _LEADING_NOISE = re.compile(
@@ -197,12 +222,52 @@ def _table() -> _Table:
     return _Table(text)
 
 
+def _name_stem(name: str) -> str | None:
+    """A division's name as people write it without the suffix (唐山市 → 唐山, 宁夏回族
+    自治区 → 宁夏, 浦东新区 → 浦东); None for a banner (巴林左旗 is written whole: nobody
+    writes 巴林左), an autonomous county named after its people alone (东乡族自治县), or
+    when the stem would be one character or an everyday word (STEM_STOPLIST)."""
+    if name in _STEM_EXCEPTIONS:
+        return _STEM_EXCEPTIONS[name]
+    if name.endswith("旗"):
+        return None
+    match = (_AUTONOMOUS if "自治" in name else _SUFFIXED).fullmatch(name)
+    if match is None or match["stem"] in STEM_STOPLIST:
+        return None
+    return match["stem"]
+
+
+def _short_forms(names: dict[str, str]) -> dict[str, str]:
+    """Full name → short form, for the divisions ``names`` (code → full name).
+
+    A short form is a division's stem (:func:`_name_stem`; a province's from PROVINCE_SHORT),
+    kept only where it names that division: a stem that a division of another name at the
+    same or a higher level shares is not this one's. 海南 is 海南省's, not 海南藏族自治州's
+    or 乌海市海南区's; 本溪 is 本溪市's, not 本溪满族自治县's; 宽城 is neither 宽城区's nor
+    宽城满族自治县's.
+    """
+    holders: dict[str, list[str]] = {}
+    for code, name in names.items():
+        stem = PROVINCE_SHORT.get(code) or _name_stem(name)
+        if stem:
+            holders.setdefault(stem, []).append(code)
+    shorts: dict[str, str] = {}
+    for stem, codes in holders.items():
+        for code in codes:
+            if not any(names[o] != names[code] and _level(o) <= _level(code) for o in codes):
+                shorts[names[code]] = stem
+    return shorts
+
+
 @cache
-def province_short_names() -> dict[str, str]:
-    """Full name → short form of the provinces whose short form is not the name less
-    省 / 市 (宁夏回族自治区 → 宁夏)."""
-    names = _table().names
-    return {names[code]: short for code, short in PROVINCE_SHORT.items()}
+def _short_names() -> dict[str, str]:
+    return _short_forms(_table().names)
+
+
+def short_region_name(name: str) -> str | None:
+    """The short form of a division's full name (唐山市 → 唐山, 宁夏回族自治区 → 宁夏); None
+    when it has none of its own (see :func:`_short_forms`) or is not a current division."""
+    return _short_names().get(name)
 
 
 def former_names(adcode: str) -> tuple[str, ...]:

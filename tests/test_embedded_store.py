@@ -620,3 +620,21 @@ def test_a_small_kind_is_searched_exactly_without_filters(store_dir, monkeypatch
         monkeypatch.setattr(vectorindex, "EXACT_WHOLE_KIND", 1)
         store.knn(QUERY, Filters(), 20)
         assert all(graph.queried for graph in graphs.values())
+
+
+def test_a_reader_s_stamp_follows_another_writer(store_dir):
+    """Another process's writes change the stamp: when it commits the records, and again
+    when it commits the text index that searches answer from."""
+    with EmbeddedStore(store_dir) as first:
+        fill(first, 2)
+    reader = EmbeddedStore(store_dir, create=False)
+    before = reader.stamp()
+    writer = EmbeddedStore(store_dir)
+    writer.write_filing(*synthetic_filing(5))  # the text index commits later (batched)
+    between = reader.stamp()
+    writer.close()
+    after = reader.stamp()
+    assert len({before, between, after}) == 3
+    assert reader.stamp() == after
+    assert reader.keyword([["f0005"]], Filters(), 10, []).total == PER_FILING
+    reader.close()

@@ -92,6 +92,7 @@ def test_filings_index_body():
     assert {
         name: props[name]["type"] for name in ("doc_id", "source", "content_hash", "model")
     } == {"doc_id": "keyword", "source": "keyword", "content_hash": "keyword", "model": "keyword"}
+    assert props["written"] == {"type": "long"}
     assert props["filing"] == {"type": "object", "enabled": False}
     assert "_comment" not in body
     assert req.filings_index_body(refresh_interval="-1")["settings"]["refresh_interval"] == "-1"
@@ -375,19 +376,34 @@ def test_bulk_actions_refuses_mismatches():
 
 def test_filing_documents_round_trip():
     record = FilingRecord("d1", "corpus/a.txt", "sha256:ab", {"title": "表"}, "e5@abc")
-    assert req.filing_actions("jx-filings", [record]) == [
+    assert req.filing_actions("jx-filings", [record], 1_700_000_000_000_000) == [
         {"index": {"_index": "jx-filings", "_id": "d1"}},
         {
             "doc_id": "d1",
             "source": "corpus/a.txt",
             "content_hash": "sha256:ab",
             "model": "e5@abc",
+            "written": 1_700_000_000_000_000,
             "filing": record.filing,
         },
     ]
-    assert req.filing_from_source(req.filing_source(record)) == record
+    assert req.filing_from_source(req.filing_source(record, 1)) == record
     # a filing written before models were recorded has none
     assert req.filing_from_source({"doc_id": "d0"}).model == ""
+
+
+def test_stamp_request_and_response():
+    body = req.stamp_body()
+    assert body["size"] == 0 and body["track_total_hits"] is True  # an exact count
+    assert body["aggs"] == {"written": {"max": {"field": "written"}}}
+    resp = {"hits": {"total": {"value": 3}}, "aggregations": {"written": {"value": 17.0}}}
+    later = {"hits": {"total": {"value": 3}}, "aggregations": {"written": {"value": 18.0}}}
+    fewer = {"hits": {"total": {"value": 2}}, "aggregations": {"written": {"value": 17.0}}}
+    stamps = {req.parse_stamp_response(r) for r in (resp, later, fewer)}
+    assert len(stamps) == 3
+    # an index made before records said when they were written: the count alone
+    empty = {"hits": {"total": {"value": 3}}, "aggregations": {"written": {"value": None}}}
+    assert req.parse_stamp_response(empty) != req.parse_stamp_response(resp)
 
 
 def test_models_request_and_response():

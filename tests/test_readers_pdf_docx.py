@@ -470,9 +470,73 @@ def test_docx_prose_after_a_project_table_is_narrative() -> None:
 
     filing = parse_file(QA / "narr_after_table.docx").to_json()
     assert [p["name"] for p in filing["projects"]] == ["社区矫正经费"]
-    (section,) = filing["sections"]
-    assert section["heading"] == "一、总体绩效目标"
-    assert "刑满释放人员安置帮教" in section["text"] and "落实经费保障" in section["text"]
+    # its two paragraphs under the heading are two passages (they were run together)
+    assert [(s["heading"], s["text"]) for s in filing["sections"]] == [
+        ("一、总体绩效目标", "这是表格之后的叙述段落，刑满释放人员安置帮教。"),
+        ("一、总体绩效目标", "第二段叙述：加强组织领导，落实经费保障。"),
+    ]
+
+
+# Paragraphs of about the same length, each closing its sentence: in text they would read
+# as lines of one paragraph wrapped at that width; a DOCX says they are three.
+DUTIES = [
+    "平罗县司法局负责全县法治宣传教育工作，组织实施普法规划，指导全县各乡镇开展法治宣传和依法治理工作。",
+    "负责全县人民调解工作，指导乡镇司法所开展矛盾纠纷排查化解，组织开展人民调解员业务培训和考核工作。",
+    "负责全县社区矫正和安置帮教工作，加强对社区矫正对象的监督管理和教育帮扶，做好刑满释放人员衔接。",
+]
+
+
+def _docx_sections(tmp_path: Path, paragraphs: list[str | list[str]]) -> list[tuple]:
+    """(heading, text) of the narrative of a DOCX made of ``paragraphs``; a list is one
+    paragraph typed in several runs."""
+    from docx import Document
+
+    from indexer.splitter import split_document
+
+    document = Document()
+    for paragraph in paragraphs:
+        runs = [paragraph] if isinstance(paragraph, str) else paragraph
+        made = document.add_paragraph()
+        for run in runs:
+            made.add_run(run)
+    path = tmp_path / "prose.docx"
+    document.save(path)
+    return [(s.heading, s.text) for s in split_document(read_docx(path)).sections]
+
+
+def _text_sections(lines: list[str]) -> list[tuple]:
+    """(heading, text) of the narrative of a text filing of ``lines``."""
+    from indexer.readers.text import text_to_blocks
+    from indexer.splitter import split_document
+
+    document = RawDocument(source="prose.txt", blocks=text_to_blocks("\n".join(lines)))
+    return [(s.heading, s.text) for s in split_document(document).sections]
+
+
+def test_docx_paragraphs_under_one_heading_are_passages_of_their_own(tmp_path: Path) -> None:
+    """QA: a DOCX's paragraphs under one heading became one narrative passage."""
+    runs = ["做好法律援助工作，", "扩大法律援助覆盖面，", "提高案件质量。"]
+    paragraphs = ["一、部门职责", *DUTIES, runs, "二、保障措施", "加强组织领导。"]
+    sections = _docx_sections(tmp_path, paragraphs)
+    assert sections == [
+        *(("一、部门职责", duty) for duty in DUTIES),
+        ("一、部门职责", "".join(runs)),  # one paragraph typed in three runs stays one
+        ("二、保障措施", "加强组织领导。"),
+    ]
+
+
+def test_docx_paragraphs_read_as_the_same_lines_in_text_do(tmp_path: Path) -> None:
+    """Where a text filing's lines are clearly paragraphs (closing a sentence short of the
+    width) or clearly one wrapped paragraph (full lines stopping mid-sentence, as a DOCX
+    converted from a PDF has them), the DOCX of the same lines reads the same."""
+    short = ["全面推进刑满释放人员安置帮教工作。", "加强组织领导。", "落实经费保障，按期完成。"]
+    wrapped = [duty.rstrip("。") + "，" for duty in DUTIES] + ["确保完成。"]
+    lines = ["一、总体绩效目标", *short, "二、工作保障措施", *wrapped]
+    assert _text_sections(lines) == [
+        *(("一、总体绩效目标", text) for text in short),
+        ("二、工作保障措施", "".join(wrapped)),
+    ]
+    assert _docx_sections(tmp_path, lines) == _text_sections(lines)
 
 
 def _fill(table, rows: list[list[str]]) -> None:

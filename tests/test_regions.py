@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from indexer import regions
 from indexer.regions import (
+    STEM_STOPLIST,
     Region,
     former_names,
     region_from_code,
     region_from_name,
     resolve_region,
+    short_region_name,
 )
 
 # The five seed filings: (filer, project codes, expected region).
@@ -176,3 +180,71 @@ def test_data_file_loads() -> None:
     table = regions._table()
     assert len(table.names) > 3000
     assert table.names["130535"] == "临西县"
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("唐山市", "唐山"),
+        ("临西县", "临西"),
+        ("北京市", "北京"),
+        ("香港特别行政区", "香港"),
+        ("宁夏回族自治区", "宁夏"),
+        ("湘西土家族苗族自治州", "湘西"),
+        # banners are written whole: nobody writes 巴林左 or 鄂温克族自治
+        ("巴林左旗", None),
+        ("准格尔旗", None),
+        ("鄂温克族自治旗", None),
+        # compound suffixes go whole (they left 浦东新, 六枝特, 峰峰矿, 神农架林)
+        ("浦东新区", "浦东"),
+        ("六枝特区", "六枝"),
+        ("峰峰矿区", "峰峰"),
+        ("白云鄂博矿区", "白云鄂博"),
+        ("神农架林区", "神农架"),
+        ("万柏林区", "万柏林"),  # 林 is its own here
+        ("大柴旦行政区", "大柴旦"),
+        ("苏州工业园区", None),  # 苏州 is the city's
+        # peoples are read whole, the place before them too (they left 黔西, 杜尔, 西双)
+        ("黔西南布依族苗族自治州", "黔西南"),
+        ("杜尔伯特蒙古族自治县", "杜尔伯特"),
+        ("西双版纳傣族自治州", "西双版纳"),
+        ("伊犁哈萨克自治州", "伊犁"),  # a people named without 族
+        ("木垒哈萨克自治县", "木垒"),
+        ("东乡族自治县", None),  # named after its people alone
+        # a stem shared with a division of another name goes to the higher level, or to
+        # none of the same level
+        ("海南省", "海南"),
+        ("海南藏族自治州", None),
+        ("海南区", None),
+        ("朝阳市", "朝阳"),
+        ("朝阳区", None),
+        ("朝阳县", None),
+        ("本溪满族自治县", None),
+        ("吉林市", None),
+        ("宽城区", None),
+        ("宽城满族自治县", None),
+        # everyday words
+        ("惠民县", None),
+        ("路桥区", None),
+        ("城区", None),
+    ],
+)
+def test_short_region_names(name: str, short: str | None) -> None:
+    assert short_region_name(name) == short
+
+
+def test_short_region_names_over_the_whole_table() -> None:
+    names = set(regions._table().names.values())
+    shorts = {name: short for name in names if (short := short_region_name(name))}
+    assert len(shorts) > 0.8 * len(names)
+    peoples = rf"(?:(?:{regions._PEOPLES})族?)*自治[区州县]"
+    suffixes = r"特别行政区|行政区|工业园区|新区|矿区|特区|林区|地区|[省市县区盟]"
+    holders: dict[str, list[str]] = {}
+    for name, short in shorts.items():
+        holders.setdefault(short, []).append(name)
+        assert len(short) >= 2 and name.startswith(short) and short not in STEM_STOPLIST
+        assert re.fullmatch(f"{suffixes}|{peoples}", name[len(short) :]), name
+        assert short not in names  # no other division's full name
+    assert not [name for name in shorts if name.endswith("旗")]
+    # one division (or several of one name: 鼓楼区) per short form
+    assert [names for names in holders.values() if len(names) > 1] == []

@@ -515,3 +515,20 @@ def test_views_are_stored_per_passage_and_only_re_score(store, data):
     assert all("views" not in p and "vector" not in p for p in store.get_passages(ids))
     store.write_filing(record, passages, vectors)
     assert store.view_vectors(ids) == {}
+
+
+def test_the_stamp_changes_with_every_write_and_delete_only(store, data):
+    stamps = [store.stamp()]
+    for record, passages, vectors in data:
+        store.write_filing(record, passages, vectors)
+        stamps.append(store.stamp())
+    assert store.stamp() == stamps[-1]  # nothing changed: the same stamp
+    store.keyword([["矫正"]], Filters(), 10, ["province"])
+    assert store.stamp() == stamps[-1]  # reading changes nothing
+    record, passages, vectors = data[1]
+    moved = [{**p, "county": "新县"} for p in passages]  # as many passages as before
+    store.write_filing(replace(record, content_hash="hash-new"), moved, vectors)
+    stamps.append(store.stamp())
+    store.delete_filing(record.doc_id)
+    stamps.append(store.stamp())
+    assert len(set(stamps)) == len(stamps)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from browser.webapp_index import CORPUS_PASSAGES, corpus_index, embedder
+from browser.webapp_index import CORPUS_PASSAGES, ROOT, corpus_index, embedder
 from flask import Flask
 from flask.testing import FlaskClient
 from referencing import Registry
@@ -1146,18 +1146,31 @@ def test_jixiao_serve_runs_the_portal_under_gunicorn(index: dict[str, Path]) -> 
     assert output.count(shared) == 2
 
 
+def write_gulou(folder: Path, corpus: Path, *cities: str) -> None:
+    """Filings of filers in a 鼓楼区: ``nanjing.txt`` (南京市, 320106, two projects),
+    ``fuzhou.txt`` (福州市, 350102, one)."""
+    text = (corpus / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    head = "部门项目支出预算绩效目标表"
+    first, second = text.split(head, 2)[1:3]
+    projects = {"nanjing": head + first + head + second, "fuzhou": head + first}
+    city = {"nanjing": "南京市", "fuzhou": "福州市"}
+    for name in cities:
+        filing = projects[name].replace("平罗县司法局", f"{city[name]}鼓楼区司法局")
+        (folder / f"{name}.txt").write_text(filing, encoding="utf-8")
+
+
+def tree_codes(client: FlaskClient) -> set[str]:
+    """The counties of the search page's region tree, by adcode."""
+    html = client.get("/").get_data(as_text=True)
+    return set(re.findall(r'data-field="adcode" data-value="(\d{6})"', html))
+
+
 @pytest.fixture(scope="module")
 def two_gulou(index: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """A store of two filers in a 鼓楼区 each: 南京市 (320106, two projects) and 福州市
     (350102, one)."""
     folder = tmp_path_factory.mktemp("gulou")
-    text = (index["corpus"] / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
-    nanjing = text.replace("平罗县司法局", "南京市鼓楼区司法局")
-    first, second = nanjing.split("部门项目支出预算绩效目标表", 2)[1:3]
-    head = "部门项目支出预算绩效目标表"
-    (folder / "nanjing.txt").write_text(head + first + head + second, encoding="utf-8")
-    fuzhou = (head + first).replace("南京市鼓楼区", "福州市鼓楼区")
-    (folder / "fuzhou.txt").write_text(fuzhou, encoding="utf-8")
+    write_gulou(folder, index["corpus"], "nanjing", "fuzhou")
     store = index_folder(folder, folder / "store")
     yield create_app(store=store, embedder=embedder())
     store.close()
@@ -1206,3 +1219,19 @@ def test_the_compare_chart_keeps_counties_of_one_name_apart(two_gulou: Flask) ->
     for chart in charts:  # never one column for two places
         columns = re.findall(r'<text class="cat"[^>]*>([^<]+)</text>', chart)
         assert len(columns) == len(set(columns))
+
+
+def test_a_county_indexed_while_the_portal_runs_shows_in_its_tree(tmp_path: Path) -> None:
+    """QA: the region tree kept what it learnt of the store for the life of the process,
+    so a county indexed meanwhile (here a second 鼓楼区) showed only after a restart."""
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    write_gulou(folder, ROOT / "corpus", "nanjing")
+    index_folder(folder, tmp_path / "store").close()
+    store = EmbeddedStore(tmp_path / "store", create=False)  # the portal's, a reader
+    client = create_app(store=store, embedder=embedder()).test_client()
+    assert tree_codes(client) == {"320106"}
+    write_gulou(folder, ROOT / "corpus", "fuzhou")
+    index_folder(folder, tmp_path / "store").close()  # jixiao index, while the portal runs
+    assert tree_codes(client) == {"320106", "350102"}
+    store.close()

@@ -97,7 +97,8 @@ class Chip:
 
 
 class RegionParents:
-    """Which province a city is in and which city a county is in, asked of the store once.
+    """Which province a city is in and which city a county is in, asked of the store once
+    for as long as the store holds the same filings.
 
     Names alone are ambiguous (桥西区 is in several cities); the store knows which
     filings carry a name, so a one-passage search filtered by it gives its parent.
@@ -105,7 +106,17 @@ class RegionParents:
 
     def __init__(self) -> None:
         self._known: dict[tuple[str, str, str], list[str]] = {}
+        self._stamp: str | None = None  # the store's stamp that _known was learnt at
         self._lock = threading.Lock()
+
+    def follow(self, portal: Portal) -> None:
+        """Forget what was learnt if the store changed since (a re-index may bring a new
+        county, or a second county of a known name); asked once per page view."""
+        stamp = portal.call("stamp")
+        with self._lock:
+            if stamp != self._stamp:
+                self._known.clear()
+                self._stamp = stamp
 
     def parent(self, portal: Portal, child_field: str, value: str) -> str | None:
         parent_field = "province" if child_field == "city" else "city"
@@ -129,12 +140,14 @@ class RegionParents:
         with self._lock:
             if key in self._known:
                 return self._known[key]
+            stamp = self._stamp
         result = portal.call("keyword", [], Filters({field_: (value,)}), 1, [wanted])
         found = [str(v) for v, _ in result.facets.get(wanted) or []]
         with self._lock:
             if len(self._known) > 50_000:
                 self._known.clear()
-            self._known[key] = found
+            if self._stamp == stamp:  # else it may have been learnt from the store before
+                self._known[key] = found
         return found
 
     def label(self, portal: Portal, adcode: str) -> str:

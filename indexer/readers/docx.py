@@ -84,7 +84,8 @@ def _header_lines(doc) -> list[Paragraph]:  # noqa: ANN001 - a python-docx Docum
         paragraphs = doc.sections[0].header.paragraphs if doc.sections else []
     except Exception:  # noqa: BLE001 - a header python-docx cannot read is left out
         return []
-    return [Paragraph(text=p.text.strip(), page=1) for p in paragraphs if p.text.strip()]
+    texts = [p.text.strip() for p in paragraphs]
+    return [Paragraph(text=text, page=1, whole=True) for text in texts if text]
 
 
 def check_zip(path: Path, max_unpacked: int = MAX_UNPACKED_BYTES, max_ratio: float = MAX_RATIO):
@@ -146,7 +147,7 @@ class _Walker:
             if child.tag == _P:
                 text = self._para_text(child).strip()
                 if text:
-                    self.blocks.append(Paragraph(text=text, page=self.page))
+                    self.blocks.append(Paragraph(text=text, page=self.page, whole=True))
             elif child.tag == _TBL:
                 self._table(child)
             elif child.tag == _SDT:
@@ -183,7 +184,8 @@ class _Walker:
         rows = [r + [""] * (width - len(r)) for r in rows if any(r)]
         if layout and not _reads_as_form(rows):
             for row in rows:
-                self.blocks.append(Paragraph(text=" ".join(c for c in row if c), page=page))
+                text = " ".join(c for c in row if c)
+                self.blocks.append(Paragraph(text=text, page=page, whole=True))
         elif rows:
             self.blocks.append(Table(rows=rows, page=page))
 

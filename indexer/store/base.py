@@ -125,5 +125,11 @@ class Store(ABC):
     def count(self) -> int:
         """Number of passages stored."""
 
+    @abstractmethod
+    def stamp(self) -> str:
+        """A value that changes whenever what searches find does (a filing written or
+        deleted, by this process or another), cheap enough to ask on every page view:
+        caches above the store compare it to know when to start over. Opaque."""
+
     def close(self) -> None:  # noqa: B027 - optional for stores holding nothing open
         """Release files and connections."""

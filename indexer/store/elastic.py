@@ -15,6 +15,7 @@ unit-tested in ``tests/test_es_requests.py``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -228,9 +229,10 @@ class ElasticStore(Store):
                     self._client.indices.create(index=name, **body)
                     created.append(name)
                 lines: list[dict] = []
+                written = _now()
                 for record, passages, vectors, views in filings:
                     _check_doc_ids(record, passages)
-                    lines += req.filing_actions(new_filings, [record])
+                    lines += req.filing_actions(new_filings, [record], written)
                     lines += req.bulk_actions(new_passages, passages, vectors, views)
                     loaded += len(passages)
                     if len(lines) >= 2 * BULK_PASSAGES:
@@ -328,7 +330,7 @@ class ElasticStore(Store):
             self._client.index(
                 index=self.filings_index,
                 id=record.doc_id,
-                document=req.filing_source(record),
+                document=req.filing_source(record, _now()),
                 require_alias=True,
             )
             self._filings_stale = True
@@ -511,12 +513,22 @@ class ElasticStore(Store):
                     return 0
                 raise
 
+    def stamp(self) -> str:
+        """Filings stored and the latest time one was written ("" with no index yet)."""
+        resp = self._search(req.stamp_body(), "look up the index's state", self.filings_index)
+        return "" if resp is None else req.parse_stamp_response(resp)
+
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _now() -> int:
+    """Microseconds since the epoch: when a filing record is written."""
+    return time.time_ns() // 1000
 
 
 def client_options(

@@ -356,6 +356,13 @@ class EmbeddedStore(Store):
         with self._mutex:
             return self.records.count()
 
+    def stamp(self) -> str:
+        with self._mutex:
+            self._commit_text()  # a writer sees its own writes
+            # Searches answer from the text index, which a writer commits after the
+            # records: a cache built between the two commits is stale at the second.
+            return f"{self.records.generation()}.{self.text.committed_generation()}"
+
     def close(self) -> None:
         """Commit and save what is pending, release the write lock and the files."""
         with self._mutex:

@@ -439,24 +439,43 @@ def parse_views_response(resp: Mapping) -> dict[str, np.ndarray]:
     return out
 
 
-def filing_source(record: FilingRecord) -> dict:
-    """The filings-index document for ``record`` (``_id`` = ``record.doc_id``)."""
+def filing_source(record: FilingRecord, written: int) -> dict:
+    """The filings-index document for ``record`` (``_id`` = ``record.doc_id``), written at
+    ``written`` (microseconds since the epoch: see :func:`stamp_body`)."""
     return {
         "doc_id": record.doc_id,
         "source": record.source,
         "content_hash": record.content_hash,
         "model": record.model,
+        "written": written,
         "filing": record.filing,
     }
 
 
-def filing_actions(index: str, records: Iterable[FilingRecord]) -> list[dict]:
+def filing_actions(index: str, records: Iterable[FilingRecord], written: int) -> list[dict]:
     """``_bulk`` lines indexing filing records, for a rebuild."""
     lines: list[dict] = []
     for record in records:
         lines.append({"index": {"_index": index, "_id": record.doc_id}})
-        lines.append(filing_source(record))
+        lines.append(filing_source(record, written))
     return lines
+
+
+def stamp_body() -> dict:
+    """How many filings there are and when the latest was written, over the filings index:
+    a write moves the latest time (its record is written after its passages), a delete
+    the count. The store's stamp (``Store.stamp``)."""
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {"written": {"max": {"field": "written"}}},
+    }
+
+
+def parse_stamp_response(resp: Mapping) -> str:
+    """A ``stamp_body`` response → the stamp: "<filings>:<latest write>"."""
+    written = resp.get("aggregations", {}).get("written", {}).get("value")
+    return f"{resp['hits']['total']['value']}:{written}"
 
 
 # --- responses ----------------------------------------------------------------------

@@ -161,6 +161,12 @@ class TextIndex:
 
     # -- reading ---------------------------------------------------------------------
 
+    def committed_generation(self) -> int | None:
+        """The records generation that the last commit on disk reflects, whichever
+        process made it (``generation`` is this object's own view)."""
+        state = read_json(self.directory / STATE_FILE)
+        return None if state is None else state.get("generation")
+
     def keyword(
         self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
     ) -> KeywordResult:

@@ -39,6 +39,7 @@ def _sidebar(
     """Facets, chips and the clear-all link; counts over ``counted`` (default ``req``)."""
     counts = fc.facet_counts(portal(), counted or req, result)
     regions = current_app.extensions["jixiao.regions"]
+    regions.follow(portal())
     facets = fc.build_facets(portal(), regions, req, counts, endpoint, counted)
     if counted is not None:
         facets = [f for f in facets if f.name not in counted.filters.terms]
