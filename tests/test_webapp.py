@@ -686,6 +686,7 @@ def test_compare_exports_add_the_fields_researchers_need(client: FlaskClient) ->
     added = ["level1", "description", "adcode", "province", "city", "county"]
     added += ["project_code", "amount_wan"]
     added += ["unit_comparable", "low_comparable", "high_comparable", "number_comparable"]
+    added += ["change"]
     query = {"q": QUERY}
     response = client.get("/export/compare.csv", query_string=query)
     header = next(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
@@ -898,8 +899,10 @@ def test_compare_exports_list_the_rows_in_the_page_order(client: FlaskClient, so
 
 
 def _group_stats(html: str) -> dict[str, tuple[float, float, float]]:
+    """Each level group's (min, median, max) by its unit (groups of changes left out)."""
     found = re.findall(
-        r'data-unit="([^"]*)">.*?data-min="([^"]+)" data-median="([^"]+)" data-max="([^"]+)"',
+        r'data-change="" data-unit="([^"]*)">(?:(?!</tbody>).)*?'
+        r'data-min="([^"]+)" data-median="([^"]+)" data-max="([^"]+)"',
         html,
         flags=re.S,
     )
@@ -1269,3 +1272,45 @@ def test_the_compare_chart_keeps_counties_of_one_name_apart(two_gulou: Flask) ->
     for chart in charts:  # never one column for two places
         columns = re.findall(r'<text class="cat"[^>]*>([^<]+)</text>', chart)
         assert len(columns) == len(set(columns))
+
+
+@pytest.fixture(scope="module")
+def with_changes(
+    index: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """Seed 002 with its two 重新违法犯罪率下降 rows stated as changes against last year."""
+    folder = tmp_path_factory.mktemp("changes")
+    text = (index["corpus"] / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    level = "重新违法犯罪率下降\t明显改善"
+    assert text.count(level) == 2
+    text = text.replace(level, "重新违法犯罪率\t同比下降5%", 1)
+    text = text.replace(level, "重新违法犯罪率\t较上年下降不超过8%", 1)
+    (folder / "changes.txt").write_text(text, encoding="utf-8")
+    store = index_folder(folder, folder / "store")
+    yield create_app(store=store, embedder=embedder())
+    store.close()
+
+
+def test_compare_keeps_changes_apart_from_levels(with_changes: Flask) -> None:
+    client = with_changes.test_client()
+    query = {"q": "指标", "mode": "keyword"}
+    rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+    changes = [r for r in rows if r["change"]]
+    assert sorted((r["value"], r["op"], r["low"], r["high"], r["unit"]) for r in changes) == [
+        ("同比下降5%", "=", 5, 5, "%"),
+        ("较上年下降不超过8%", "<=", None, 8, "%"),
+    ]
+    assert {r["change"] for r in changes} == {"decrease"}
+    levels = [r["number"] for r in rows if r["unit"] == "%" and not r["change"] and r["number"]]
+    html = client.get("/compare", query_string=query).get_data(as_text=True)
+    groups = re.findall(r'data-change="([^"]*)" data-unit="([^"]*)"', html)
+    assert ("decrease", "%") in groups and ("", "%") in groups
+    assert "单位 <strong>%（降幅）</strong> · 2 条" in html
+    # the level group's statistics leave the changes out
+    assert _group_stats(html)["%"] == (min(levels), statistics.median(levels), max(levels))
+    search = client.get("/", query_string={"q": "同比下降5%", "mode": "keyword"})
+    assert "降幅 ＝ 5 %" in search.get_data(as_text=True)
+    hits = api(client, q="违法犯罪", mode="keyword", size=50)["hits"]
+    indicators = [h["indicator"] for h in hits if h["kind"] == "indicator"]
+    assert {i["value"]: i["change"] for i in indicators}["同比下降5%"] == "decrease"
+    assert any(i["change"] is None and i["op"] for i in indicators)  # levels say null

@@ -7,7 +7,8 @@ target that is not numeric has none and is left out of the statistics and chart.
 Rows are grouped by their *comparable* unit (:mod:`indexer.units`: 2.5万元 and 3000元
 are one group in 元, 元/场次 and 元/次 one in 元/次), and the statistics, chart and
 number sort use the values brought to it; each row keeps the filing's own value
-text, unit and numbers.
+text, unit and numbers. A target stated as a change against a baseline (同比下降5%)
+is a group of its own per direction, never averaged with levels (满意度≥95%).
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ TABLE_COLUMNS = COLUMNS + (("number", "可比值"),)
 EXTRA_COLUMNS = (
     "level1", "description", "adcode", "province", "city", "county", "project_code",
     "amount_wan", "unit_comparable", "low_comparable", "high_comparable",
-    "number_comparable",
+    "number_comparable", "change",
 )  # fmt: skip
 NO_UNIT = "（无单位）"
+# a group of changes against a baseline is labelled with its direction
+CHANGE_LABELS = {"increase": "增幅", "decrease": "降幅"}
 
 
 @dataclass
@@ -72,6 +75,7 @@ class Row:
     county: str | None = None
     project_code: str | None = None
     amount_wan: float | None = None
+    change: str | None = None  # "increase" / "decrease": the target is a change (同比下降5%)
 
     @property
     def number(self) -> float | None:
@@ -110,9 +114,9 @@ class Row:
         return scaled(self.number, self.comparable.factor)
 
     @property
-    def group(self) -> str:
-        """The group of the row: rows of one group are one scale."""
-        return self.unit_comparable or NO_UNIT
+    def group(self) -> tuple[str, str]:
+        """(comparable unit, change or ""): rows of one group are one scale."""
+        return (self.unit_comparable or NO_UNIT, self.change or "")
 
     @property
     def place(self) -> str:
@@ -155,6 +159,7 @@ def row_from_hit(hit: dict) -> Row:
         county=doc.get("county"),
         project_code=project.get("code"),
         amount_wan=project.get("amount_wan"),
+        change=indicator.get("change"),
     )
 
 
@@ -212,10 +217,16 @@ class Chart:
 
 @dataclass
 class UnitGroup:
-    """The rows of one comparable unit with their statistics."""
+    """The rows of one comparable unit (and change direction) with their statistics."""
 
     unit: str
+    change: str = ""
     rows: list[Row] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The unit, with the direction for changes: ``%（降幅）``."""
+        return f"{self.unit}（{CHANGE_LABELS[self.change]}）" if self.change else self.unit
 
     @property
     def numbers(self) -> list[float]:
@@ -267,11 +278,13 @@ def first_rows(groups: list[UnitGroup], limit: int) -> list[ShownGroup]:
 
 
 def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
-    """Groups by comparable unit, the largest first (rows without a unit last)."""
-    groups: dict[str, UnitGroup] = {}
+    """Groups by comparable unit and change, the largest first (rows without a unit last)."""
+    groups: dict[tuple[str, str], UnitGroup] = {}
     for row in rows:
-        groups.setdefault(row.group, UnitGroup(row.group)).rows.append(row)
-    return sorted(groups.values(), key=lambda g: (g.unit == NO_UNIT, -len(g.rows), g.unit))
+        groups.setdefault(row.group, UnitGroup(*row.group)).rows.append(row)
+    return sorted(
+        groups.values(), key=lambda g: (g.unit == NO_UNIT, -len(g.rows), g.unit, g.change)
+    )
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:

@@ -27,7 +27,7 @@ SEARCH_COLUMNS = (
     "id", "kind", "score", "text", "doc_id", "title", "source", "province", "city", "county",
     "year", "department", "project", "project_code", "amount_wan", "level1", "level2",
     "indicator", "description", "value", "op", "low", "high", "unit", "heading", "page",
-    "filing_url",
+    "filing_url", "change",
 )  # fmt: skip
 COMPARE_COLUMNS = (
     ("id",) + tuple(key for key, _ in cmp.COLUMNS) + ("number", "filing_url") + cmp.EXTRA_COLUMNS
@@ -63,6 +63,7 @@ def search_row(hit: dict) -> dict:
         "high": indicator.get("high"), "unit": indicator.get("unit"),
         "heading": hit.get("heading"), "page": hit.get("page"),
         "filing_url": _filing_url(doc["id"], hit["id"]),
+        "change": indicator.get("change"),
     }  # fmt: skip
 
 
