@@ -23,7 +23,8 @@ from indexer.store.base import EncodedFiling, FilingRecord, Store
 # 7: filings record their path; 8: null headings, filer and label fixes; 9: passages'
 # views' vectors are stored, prose after the project tables kept as narrative, DOCX
 # nested tables read, numbers, amounts and compound units as whole tokens, region
-# names and year as context; 10: indicators carry change (同比下降5%: a decrease of 5 %)
+# names and year as context; 10: indicators carry change (同比下降5%: a decrease of 5 %),
+# a unit joined with 每 after a number (260元每人每月) is the unit token 元/人·月
 PIPELINE_VERSION = "10"
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
