@@ -61,6 +61,7 @@ class Indicator:
     low: float | None = None
     high: float | None = None
     unit: str | None = None
+    change: str | None = None  # "increase" / "decrease": a change against a baseline
     page: int | None = None
     low_confidence: bool = False
 

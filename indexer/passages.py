@@ -67,6 +67,7 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
                 "low": indicator.get("low"),
                 "high": indicator.get("high"),
                 "unit": indicator.get("unit"),
+                "change": indicator.get("change"),
             }
             text = indicator_text(indicator)
             local = f"p{p_index}i{i_index}"

@@ -433,6 +433,7 @@ def hit_from_passage(passage: dict, score: float, terms: list[str]) -> dict:
                 ("low", "low"),
                 ("high", "high"),
                 ("unit", "unit"),
+                ("change", "change"),
             )
         }
     if kind == "narrative":

@@ -239,6 +239,7 @@ class _State:
                 low=target.low,
                 high=target.high,
                 unit=target.unit,
+                change=target.change,
                 page=page,
             )
         )

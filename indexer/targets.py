@@ -25,6 +25,12 @@ number in a search facet is worse than a missing one):
 * Chinese numerals are converted (via ``cn2an``) only where they clearly count
   something: after 百分之, before a known unit or 以上/以下, or as the whole value;
   idioms such as 一次性, 一站式, 十分 are left alone.
+* A target stated as a change against a baseline (同比, 环比, 较上年, 比上年, 较去年,
+  与上年相比 … then 增长, 提高, 增加, 上升 or 下降, 减少, 降低 … directly before the
+  number and its comparator) sets ``change`` to ``"increase"`` or ``"decrease"``;
+  op/low/high/unit stay the size of the change as stated (同比下降5% → ``=`` 5 %,
+  decrease). Without a baseline word a rate is a level: 下降率≤5% has no change.
+  A change without a number (较上年增加) is not numeric and stays all-``None``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import cn2an
@@ -42,12 +48,15 @@ __all__ = ["Target", "parse_target"]
 
 @dataclass(frozen=True)
 class Target:
-    """A target value read into a comparison: ``op`` applied to ``low``/``high`` in ``unit``."""
+    """A target value read into a comparison: ``op`` applied to ``low``/``high`` in ``unit``;
+    ``change`` is ``"increase"``/``"decrease"`` when that is the size of a change against
+    a baseline (同比下降5%), else None (a level)."""
 
     op: str | None = None
     low: float | None = None
     high: float | None = None
     unit: str | None = None
+    change: str | None = None
 
 
 EMPTY = Target()
@@ -67,8 +76,22 @@ _PREFIX_WORDS = {
     "=": "= 等于",
 }
 _PREFIX_OPS: dict[str, str] = {w: op for op, words in _PREFIX_WORDS.items() for w in words.split()}
-_PREFIX_RE = re.compile(
-    "(?:" + "|".join(re.escape(k) for k in sorted(_PREFIX_OPS, key=len, reverse=True)) + ")$"
+_PREFIX = "|".join(re.escape(k) for k in sorted(_PREFIX_OPS, key=len, reverse=True))
+_PREFIX_RE = re.compile(f"(?:{_PREFIX})$")
+
+# A change against a baseline written before the number: the baseline, the direction,
+# then at most a rate word, a verb and a comparator ("同比增长不低于10%", "较上年下降率
+# 为5%"). Nothing else may stand between them and the number, so "同比增长的人数达到
+# 100人" stays a level.
+_BASELINE = r"(?:同比|环比|(?:较|比|与)(?:上一?|去)(?:年度?|期)(?:同期)?(?:相比)?)"
+_DIRECTION_WORDS = {
+    "increase": "增长 提高 增加 上升 提升 增多",
+    "decrease": "下降 减少 降低 减低 下滑 压减",
+}
+_DIRECTIONS = {w: d for d, words in _DIRECTION_WORDS.items() for w in words.split()}
+_CHANGE_RE = re.compile(
+    rf"{_BASELINE}(?:分别)?(?P<w>{'|'.join(_DIRECTIONS)})(?:率|幅度?)?(?:为|达到?|在)?约?"
+    rf"(?:{_PREFIX})?$"
 )
 
 # Comparators written after the number and its unit ("10场次以上", "0.25%以下").
@@ -312,8 +335,15 @@ def _read_range(s: str, m1: re.Match[str], unit1: str | None, pos: int) -> _Read
     return _Reading(Target("range", low, high, unit2 or unit1), True, end)
 
 
+def _change(s: str, start: int) -> str | None:
+    """``"increase"``/``"decrease"`` when the number at ``start`` is a change against a
+    baseline written just before it (see the module docstring), else None."""
+    m = _CHANGE_RE.search(s, 0, start)
+    return _DIRECTIONS[m["w"]] if m else None
+
+
 def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
-    """Read the number matched by ``m`` with its comparator and unit.
+    """Read the number matched by ``m`` with its comparator, unit and change.
 
     Returns ``None`` when a prefix and a suffix comparator contradict each other
     ("≥10以下"), which makes the whole value unreliable.
@@ -326,6 +356,7 @@ def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
     if start > 0 and s[start - 1] == "-" and (start == 1 or _prefix_op(s, start - 1)):
         start -= 1
         value = -value
+    change = _change(s, start)
     pos = m.end()
     approx = _APPROX_MORE_RE.match(s, pos)
     if approx:
@@ -334,13 +365,13 @@ def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
     if not approx:
         ranged = _read_range(s, m, unit, pos)
         if ranged:
-            return ranged
+            return ranged._replace(target=replace(ranged.target, change=change))
     before = _prefix_op(s, start)
     after, pos = _suffix_op(s, pos)
     if before and after and before != after:
         return None
     op = before or after or (">" if approx else "=")
-    return _Reading(_fill(op, value, unit), bool(before or after), pos)
+    return _Reading(replace(_fill(op, value, unit), change=change), bool(before or after), pos)
 
 
 def _readings(s: str) -> list[_Reading] | None:

@@ -46,7 +46,13 @@ _AMOUNT = rf"(?P<number>{_NUMBER})(?:\s*(?P<scale>[万亿])(?=(?P<yuan>元)?))?"
 # dot, the spellings the parser reads as one unit (indexer/targets.py).
 _UNIT_SEPARATORS = "/·•・."
 _UNIT = rf"(?P<unit>{UNIT_PART}(?:[{re.escape(_UNIT_SEPARATORS)}]{UNIT_PART})+)"
-_SPECIAL = re.compile(rf"{_AMOUNT}|{_UNIT}")
+# 每 joins a unit's parts too, as the parser reads it (260元每人每月 is 元/人/月), but
+# only right after a number or as the whole text (a query word "元每人每月"): in prose
+# 每 is a word of its own (全年每月开展, 个人每年缴纳) and must not cut 全年 or 个人;
+# after a year, 年 is the year's (2025年每月开展).
+_PER = rf"{UNIT_PART}(?:每{UNIT_PART})+"
+_PER_UNIT = rf"(?:(?<=\d)|(?<=\d[万亿])|(?<=\d\s)|^(?={_PER}$))(?!年)(?P<per>{_PER})"
+_SPECIAL = re.compile(rf"{_AMOUNT}|{_UNIT}|{_PER_UNIT}")
 # What a query says after a year ("2021年", "2021年度") is the year itself: the year
 # matches every passage of that year (a context token), 年 would match any 年.
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -76,14 +82,20 @@ def number_token(number: str) -> str:
 
 
 def unit_token(unit: str) -> str:
-    """One spelling per compound unit: 元/人/年, 元/人·年 and 元/人•年 are 元/人·年.
+    """One spelling per compound unit: 元/人/年, 元/人·年, 元/人•年 and 元每人每年 are 元/人·年.
 
-    Dots are the parser's middle dot (人.年 is 人·年); the first slash stays (元/人 is
-    "per person"), later ones join like the dot, as the parser writes 元/人·年.
+    每 is a slash and dots are the parser's middle dot (人.年 is 人·年); the first slash
+    stays (元/人 is "per person"), later ones join like the dot, as the parser writes
+    元/人·年.
     """
-    unit = re.sub("[•・.]", "·", unit)
+    unit = re.sub("[•・.]", "·", unit.replace("每", "/"))
     head, slash, rest = unit.partition("/")
     return head + slash + rest.replace("/", "·")
+
+
+def _unit(match: re.Match) -> str | None:
+    """The compound unit a special match is, however its parts are joined; else None."""
+    return match["unit"] or match["per"]
 
 
 def _pieces(text: str) -> list[tuple[re.Match | None, str]]:
@@ -105,8 +117,9 @@ def _pieces(text: str) -> list[tuple[re.Match | None, str]]:
 
 def _special_tokens(match: re.Match) -> list[str]:
     """The tokens a number, amount or unit is indexed with."""
-    if match["unit"]:
-        return [unit_token(match["unit"])]
+    unit = _unit(match)
+    if unit:
+        return [unit_token(unit)]
     number = number_token(match["number"])
     if not match["scale"]:
         return [number]
@@ -142,7 +155,7 @@ def index_tokens(text: str) -> list[str]:
     for match, piece in _pieces(fold_width(text or "")):
         if match is not None:
             out += _special_tokens(match)
-            if not match["unit"]:
+            if not _unit(match):
                 continue
             # a unit's words stay searchable alone too (元, 人次)
         for word in segmenter.cut(piece, HMM=False):
@@ -173,8 +186,8 @@ def _query_tokens(term: str) -> list[str]:
                 piece = piece[len(m[0]) :] if (m := skip.match(piece)) else piece
             tokens += _segmenter().lcut(piece, HMM=False)
             skip = None
-        elif match["unit"]:
-            tokens.append(unit_token(match["unit"]))
+        elif _unit(match):
+            tokens.append(unit_token(_unit(match)))
             skip = None
         elif match["scale"]:
             tokens.append(number_token(match["number"]) + match["scale"])
@@ -215,7 +228,7 @@ def term_pattern(term: str) -> str:
 
     A number never matches inside another (0 in 160, 8.3 in 18.35) and matches its
     other spellings (8.30); an amount matches "92万", "92万元" and "92 万元"; a compound
-    unit matches all its separators (元/人/年 and 元/人·年).
+    unit matches all its separators (元/人/年, 元/人·年 and 元每人每年).
     """
     amount = re.fullmatch(r"(\d+(?:\.\d+)?)([万亿])?", term)
     if amount:
@@ -223,7 +236,7 @@ def term_pattern(term: str) -> str:
         scale = rf"\s*{amount[2]}元?" if amount[2] else ""
         return rf"(?<![\d.]){number}(?!\.?\d){scale}"
     if "/" in term and _CJK.search(term):
-        separator = f"[{re.escape(_UNIT_SEPARATORS)}]"
+        separator = f"[{re.escape(_UNIT_SEPARATORS)}每]"
         return separator.join(re.escape(p) for p in re.split("[/·]", term))
     return re.escape(term)
 

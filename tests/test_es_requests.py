@@ -100,6 +100,18 @@ def test_filings_index_body():
     assert req.filings_mapping_update() == {"properties": props}
 
 
+def test_passages_mapping_update_adds_only_the_fields_an_older_index_lacks():
+    props = req.index_body()["mappings"]["properties"]
+    older = {name: field for name, field in props.items() if name != "change"}
+    current = {"jixiao-passages-1": {"mappings": {"dynamic": "strict", "properties": older}}}
+    assert req.passages_mapping_update(current) == {"properties": {"change": {"type": "keyword"}}}
+    # two indices behind the alias: a field missing from either is added
+    both = {**current, "jixiao-passages-2": {"mappings": {"properties": props}}}
+    assert req.passages_mapping_update(both) == {"properties": {"change": {"type": "keyword"}}}
+    up_to_date = {"jixiao-passages-2": {"mappings": {"properties": props}}}
+    assert req.passages_mapping_update(up_to_date) is None
+
+
 def test_names():
     now = datetime(2026, 11, 22, 10, 15, 0, 123456)
     assert req.versioned_index_name("jixiao-passages", now) == "jixiao-passages-20261122t101500-123"

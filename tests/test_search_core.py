@@ -11,7 +11,14 @@ from indexer import schema
 from indexer.embeddings import EmbeddingCache, embed_cached
 from indexer.passages import doc_id_for, embedding_text, passages_for
 from indexer.reading import parse_file
-from indexer.search import QueryError, highlight, make_request, parse_filters, rrf
+from indexer.search import (
+    QueryError,
+    highlight,
+    hit_from_passage,
+    make_request,
+    parse_filters,
+    rrf,
+)
 from indexer.tokenize import index_tokens, query_groups
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,3 +189,24 @@ def test_embeddings_are_cached_by_text(tmp_path: Path) -> None:
     reopened = EmbeddingCache(tmp_path / "cache.sqlite")
     _, encoded = embed_cached(["丙"], embedder, reopened)
     assert encoded == 0
+
+
+def test_a_change_target_rides_from_the_reader_to_the_search_hit(tmp_path: Path) -> None:
+    seed = (ROOT / "corpus" / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    level = "重新违法犯罪率下降\t明显改善"
+    assert level in seed
+    path = tmp_path / "change.txt"
+    path.write_text(seed.replace(level, "重新违法犯罪率\t同比下降5%", 1), encoding="utf-8")
+    filing = parse_file(path).to_json()
+    changed = [i for p in filing["projects"] for i in p["indicators"] if i["change"]]
+    assert [(i["value"], i["op"], i["low"], i["high"], i["unit"]) for i in changed] == [
+        ("同比下降5%", "=", 5.0, 5.0, "%"),  # the size of the change as stated
+    ]
+    assert changed[0]["change"] == "decrease"
+    passages = passages_for(filing, "d")
+    passage = next(p for p in passages if p.get("value") == "同比下降5%")
+    assert passage["change"] == "decrease"
+    assert all(set(p) <= set(schema.stored_fields()) for p in passages)  # declared in mappings/
+    indicator = hit_from_passage(passage, 1.0, [])["indicator"]
+    assert (indicator["op"], indicator["low"], indicator["unit"]) == ("=", 5.0, "%")
+    assert indicator["change"] == "decrease"

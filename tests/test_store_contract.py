@@ -74,6 +74,8 @@ def make_passages(
                     "level1": "产出指标" if kind == "indicator" else None,
                     "level2": LEVEL2[i % len(LEVEL2)] if kind == "indicator" else None,
                     "unit": "%" if i % 2 else "万元",
+                    # a field declared after the first stores (同比下降5%): kept by every store
+                    "change": "decrease" if kind == "indicator" and i % 3 == 0 else None,
                 }
             )
             vectors[i] = unit(rng.standard_normal(DIMS))

@@ -349,3 +349,36 @@ def test_target_is_frozen() -> None:
     target = parse_target("≥95%")
     with pytest.raises(dataclasses.FrozenInstanceError):
         target.op = "="  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "low", "high", "unit", "change"),
+    [
+        ("同比下降5%", "=", 5, 5, "%", "decrease"),
+        ("较上年增长10%", "=", 10, 10, "%", "increase"),
+        ("比上年提高2个百分点", "=", 2, 2, "个百分点", "increase"),
+        ("同比增长不低于10%", ">=", 10, N, "%", "increase"),
+        ("较上年增长10%以上", ">=", 10, N, "%", "increase"),
+        ("较去年下降不超过5%", "<=", N, 5, "%", "decrease"),
+        ("环比下降百分之五", "=", 5, 5, "%", "decrease"),
+        ("与上年相比减少2起", "=", 2, 2, "起", "decrease"),
+        ("较去年同期下降3%-5%", "range", 3, 5, "%", "decrease"),
+        ("较上年度下降率为5%", "=", 5, 5, "%", "decrease"),
+        # levels, not changes: no baseline, or the baseline is not about this number
+        ("下降率≤5%", "<=", N, 5, "%", N),
+        ("增长率≥10%", ">=", 10, N, "%", N),
+        ("满意度≥95%", ">=", 95, N, "%", N),
+        ("同比增长的人数达到100人", "=", 100, 100, "人", N),
+        ("≥95%（较上年提高2个百分点）", ">=", 95, N, "%", N),
+    ],
+)
+def test_changes_against_a_baseline(
+    text: str, op: str, low: float | None, high: float | None, unit: str, change: str | None
+) -> None:
+    got = parse_target(text)
+    assert _matches(got, op, low, high, unit), got
+    assert got.change == change
+
+
+def test_a_change_without_a_number_is_not_numeric() -> None:
+    assert parse_target("人数较上年增加") == Target(None, None, None, None)

@@ -6,9 +6,17 @@ be among the passage's tokens exactly when the passage should match.
 
 from __future__ import annotations
 
-from indexer import passages
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from indexer import passages, schema
 from indexer.passages import passages_for
-from indexer.search import highlight
+from indexer.search import Searcher, highlight, make_request
+from indexer.store.base import FilingRecord
+from indexer.store.embedded import EmbeddedStore
+from indexer.targets import parse_target
 from indexer.tokenize import highlight_terms, index_tokens, query_groups
 
 
@@ -102,3 +110,44 @@ def test_a_compound_unit_matches_the_unit_in_any_spelling() -> None:
     assert _mark("260元/人/年", "元/人·年") == "260<mark>元/人/年</mark>"
     assert _mark("刑满释放人员", "人/年") == "刑满释放人员"
     assert "人" in index_tokens("260元/人/年")  # the unit's words stay searchable alone
+
+
+def test_a_unit_joined_with_每_is_the_unit_with_slashes() -> None:
+    for query in ("元/人/月", "元/人·月", "元每人每月"):
+        assert query_groups(query) == [["元/人·月", "ctx:元/人·月"]]
+        for text in (
+            "生活补助 260元每人每月",
+            "生活补助 260 元每人每月",
+            "生活补助 0.3万元每人每月",
+        ):
+            assert _matches(query, index_tokens(text)), (query, text)
+    assert _mark("260元每人每月", "元/人/月") == "260<mark>元每人每月</mark>"
+    # in prose 每 is a word: no unit, and the words around it stay whole
+    tokens = index_tokens("全年每月开展一次，个人每年缴纳")
+    assert {"全年", "个人", "每月", "每年"} <= set(tokens)
+    assert not any("/" in t for t in tokens)
+    assert query_groups("个人每年") == [["个人", "ctx:个人"], ["每年", "ctx:每年"]]
+    assert not any("/" in t for t in index_tokens("2025年每月开展1次走访"))  # 年 is the year's
+    assert query_groups("2025年每月") == [["2025", "ctx:2025"], ["每月", "ctx:每月"]]
+
+
+def test_search_finds_a_unit_written_with_每_by_its_slash_spelling(tmp_path: Path) -> None:
+    indicators = []
+    for name, value in (("生活补助标准", "260元每人每月"), ("走访频次", "每月走访1次")):
+        indicator = {"level1": "产出指标", "level2": "成本指标", "name": name, "value": value}
+        indicators.append({**indicator, **dataclasses.asdict(parse_target(value))})
+    project = {"name": "困难群众生活补助", "indicators": indicators}
+    filing = {"source": "a.txt", "year": 2025, "projects": [project]}
+    assert indicators[0]["unit"] == "元/人/月"  # the parser's spelling of the same unit
+    found = passages_for(filing, "d")
+    vectors = np.random.default_rng(1).standard_normal((len(found), schema.vector_dims()))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    store = EmbeddedStore(tmp_path / "store")
+    try:
+        store.write_filing(FilingRecord("d", "a.txt", "h", filing), found, vectors)
+        for query in ("元/人/月", "元每人每月"):
+            result = Searcher(store, None).search(make_request(query, "keyword"))
+            assert [h["indicator"]["value"] for h in result["hits"]] == ["260元每人每月"]
+            assert "<mark>元每人每月</mark>" in result["hits"][0]["highlight"]
+    finally:
+        store.close()

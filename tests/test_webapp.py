@@ -24,7 +24,7 @@ from indexer.search import Searcher, make_request, parse_filters
 from indexer.store.base import StoreError
 from indexer.store.embedded import EmbeddedStore
 from webapp import create_app
-from webapp.compare import Row, group_by_unit, nice_ticks, sort_rows
+from webapp.compare import Row, group_by_unit, nice_ticks, sort_rows, table
 from webapp.filing import mime_type
 from webapp.openapi import document
 
@@ -685,6 +685,8 @@ def test_compare_exports_add_the_fields_researchers_need(client: FlaskClient) ->
     old += ["low", "high", "unit", "number", "filing_url"]
     added = ["level1", "description", "adcode", "province", "city", "county"]
     added += ["project_code", "amount_wan"]
+    added += ["unit_comparable", "low_comparable", "high_comparable", "number_comparable"]
+    added += ["change"]
     query = {"q": QUERY}
     response = client.get("/export/compare.csv", query_string=query)
     header = next(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
@@ -844,6 +846,9 @@ def test_filing_page_unknown_ids_are_404(client: FlaskClient) -> None:
 def test_compare_page_statistics_per_unit(client: FlaskClient) -> None:
     rows = csv_rows(client.get("/export/compare.csv", query_string={"q": QUERY}).data)
     numbers = [float(r["number"]) for r in rows if r["unit"] == "%" and r["number"]]
+    assert numbers == [
+        float(r["number_comparable"]) for r in rows if r["unit_comparable"] == "%" and r["number"]
+    ]
     assert len(numbers) >= 3
     html = client.get("/compare", query_string={"q": QUERY}).get_data(as_text=True)
     group = html[html.index('data-unit="%"') :]
@@ -862,13 +867,15 @@ def test_compare_sorting(client: FlaskClient) -> None:
         client.get("/export/compare.csv", query_string={"q": QUERY, "sort": "year"}).data
     )
     # sorted within each unit's group, as the table shows them
-    for unit in {r["unit"] for r in rows}:
-        years = [int(r["year"]) for r in rows if r["year"] and r["unit"] == unit]
+    for unit in {r["unit_comparable"] for r in rows}:
+        years = [int(r["year"]) for r in rows if r["year"] and r["unit_comparable"] == unit]
         assert years == sorted(years)
     for sort in ("number", "-number"):
         query = {"q": "指标", "mode": "keyword", "sort": sort}
         rows = csv_rows(client.get("/export/compare.csv", query_string=query).data)
-        numbered = [(r["unit"], float(r["number"])) for r in rows if r["number"]]
+        numbered = [
+            (r["unit_comparable"], float(r["number_comparable"])) for r in rows if r["number"]
+        ]
         units = [unit for unit, _ in numbered]
         assert len(set(units)) > 1
         # each unit's rows together, in order within it: numbers of two units never mix
@@ -892,8 +899,10 @@ def test_compare_exports_list_the_rows_in_the_page_order(client: FlaskClient, so
 
 
 def _group_stats(html: str) -> dict[str, tuple[float, float, float]]:
+    """Each level group's (min, median, max) by its unit (groups of changes left out)."""
     found = re.findall(
-        r'data-unit="([^"]*)">.*?data-min="([^"]+)" data-median="([^"]+)" data-max="([^"]+)"',
+        r'data-change="" data-unit="([^"]*)">(?:(?!</tbody>).)*?'
+        r'data-min="([^"]+)" data-median="([^"]+)" data-max="([^"]+)"',
         html,
         flags=re.S,
     )
@@ -916,11 +925,13 @@ def test_compare_statistics_and_sort_cover_more_rows_than_the_table_shows(
     assert on_page == [r["id"] for r in rows[:20]]  # the first rows of the sorted whole
     assert "表格显示当前排序的前 20 条" in html and f"全部 {len(rows)} 条" in html
     stats = _group_stats(html)
-    units = {r["unit"] or "（无单位）" for r in rows if r["number"]}
+    units = {r["unit_comparable"] or "（无单位）" for r in rows if r["number"]}
     assert units <= set(stats)
     for unit in units:
         numbers = [
-            float(r["number"]) for r in rows if (r["unit"] or "（无单位）") == unit and r["number"]
+            float(r["number_comparable"])
+            for r in rows
+            if (r["unit_comparable"] or "（无单位）") == unit and r["number"]
         ]
         assert stats[unit] == (min(numbers), statistics.median(numbers), max(numbers)), unit
 
@@ -1072,6 +1083,61 @@ def test_compare_sorts_targets_by_the_number_they_state() -> None:
         "有效控制",
     ]
     assert [r.value for r in sort_rows(rows, "-value")][:2] == ["≤183.59", "≤20"]
+
+
+def _cost(value: str, op: str, number: float, unit: str) -> Row:
+    low, high = (None, number) if op == "<=" else (number, number)
+    return Row("i", "d", "河北省", 2021, "f", "p", "成本指标", "n", value, op, low, high, unit)
+
+
+def test_compare_groups_units_that_mean_the_same_in_one_scale() -> None:
+    rows = [
+        _cost("≤350元/人", "<=", 350, "元/人"),
+        _cost("0.25万元/人", "=", 0.25, "万元/人"),
+        _cost("≤400元/人", "<=", 400, "元/人"),
+        _cost("2500元/次", "=", 2500, "元/次"),
+        _cost("3000元/场次", "=", 3000, "元/场次"),
+        _cost("20人次", "=", 20, "人次"),
+        _cost("30人", "=", 30, "人"),
+    ]
+    groups = {g.unit: g for g in group_by_unit(rows)}
+    assert set(groups) == {"元/人", "元/次", "人次", "人"}  # 人次 is not 人
+    per_person = groups["元/人"]
+    assert per_person.numbers == [350, 2500, 400]
+    assert (per_person.minimum, per_person.median, per_person.maximum) == (350, 400, 2500)
+    chart = per_person.chart()
+    assert chart is not None and float(chart.ticks[-1][1].replace(",", "")) >= 2500
+    wan = per_person.rows[1]  # the filing's own words and numbers stay as filed
+    assert (wan.value, wan.unit, wan.low, wan.high, wan.number) == (
+        "0.25万元/人", "万元/人", 0.25, 0.25, 0.25,
+    )  # fmt: skip
+    assert (wan.unit_comparable, wan.low_comparable, wan.high_comparable) == ("元/人", 2500, 2500)
+    assert wan.number_comparable == 2500
+    assert [r.value for r in groups["元/次"].rows] == ["2500元/次", "3000元/场次"]
+    for sort in ("number", "value"):
+        ordered = next(g for g in table(rows, sort) if g.unit == "元/人")
+        assert [r.value for r in ordered.rows] == ["≤350元/人", "≤400元/人", "0.25万元/人"]
+
+
+def test_compare_puts_amounts_in_wan_yuan_and_yuan_in_one_group(client: FlaskClient) -> None:
+    query = {"q": "成本指标", "mode": "keyword"}
+    rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+    wan = [r for r in rows if r["unit"] == "万元" and r["number"] is not None]
+    assert wan and any(r["unit"] == "元" and r["number"] is not None for r in rows)
+    for row in wan:
+        assert row["unit_comparable"] == "元"
+        assert row["number_comparable"] == pytest.approx(row["number"] * 1e4)
+        for key in ("low", "high"):
+            if row[key] is not None:
+                assert row[f"{key}_comparable"] == pytest.approx(row[key] * 1e4)
+    assert any(r["unit"] == "元/场次" and r["unit_comparable"] == "元/次" for r in rows)
+    html = client.get("/compare", query_string=query).get_data(as_text=True)
+    assert 'data-unit="万元"' not in html and 'data-unit="元/场次"' not in html
+    numbers = [r["number_comparable"] for r in rows if r["unit_comparable"] == "元"]
+    numbers = [n for n in numbers if n is not None]
+    assert _group_stats(html)["元"] == (min(numbers), statistics.median(numbers), max(numbers))
+    in_csv = csv_rows(client.get("/export/compare.csv", query_string=query).data)
+    assert any(r["unit"] == "万元" and r["unit_comparable"] == "元" for r in in_csv)
 
 
 def test_static_assets_and_accessibility_basics(client: FlaskClient) -> None:
@@ -1235,3 +1301,45 @@ def test_a_county_indexed_while_the_portal_runs_shows_in_its_tree(tmp_path: Path
     index_folder(folder, tmp_path / "store").close()  # jixiao index, while the portal runs
     assert tree_codes(client) == {"320106", "350102"}
     store.close()
+
+
+@pytest.fixture(scope="module")
+def with_changes(
+    index: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """Seed 002 with its two 重新违法犯罪率下降 rows stated as changes against last year."""
+    folder = tmp_path_factory.mktemp("changes")
+    text = (index["corpus"] / "002_19f2a4c4a62c75e5.txt").read_text(encoding="utf-8")
+    level = "重新违法犯罪率下降\t明显改善"
+    assert text.count(level) == 2
+    text = text.replace(level, "重新违法犯罪率\t同比下降5%", 1)
+    text = text.replace(level, "重新违法犯罪率\t较上年下降不超过8%", 1)
+    (folder / "changes.txt").write_text(text, encoding="utf-8")
+    store = index_folder(folder, folder / "store")
+    yield create_app(store=store, embedder=embedder())
+    store.close()
+
+
+def test_compare_keeps_changes_apart_from_levels(with_changes: Flask) -> None:
+    client = with_changes.test_client()
+    query = {"q": "指标", "mode": "keyword"}
+    rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+    changes = [r for r in rows if r["change"]]
+    assert sorted((r["value"], r["op"], r["low"], r["high"], r["unit"]) for r in changes) == [
+        ("同比下降5%", "=", 5, 5, "%"),
+        ("较上年下降不超过8%", "<=", None, 8, "%"),
+    ]
+    assert {r["change"] for r in changes} == {"decrease"}
+    levels = [r["number"] for r in rows if r["unit"] == "%" and not r["change"] and r["number"]]
+    html = client.get("/compare", query_string=query).get_data(as_text=True)
+    groups = re.findall(r'data-change="([^"]*)" data-unit="([^"]*)"', html)
+    assert ("decrease", "%") in groups and ("", "%") in groups
+    assert "单位 <strong>%（降幅）</strong> · 2 条" in html
+    # the level group's statistics leave the changes out
+    assert _group_stats(html)["%"] == (min(levels), statistics.median(levels), max(levels))
+    search = client.get("/", query_string={"q": "同比下降5%", "mode": "keyword"})
+    assert "降幅 ＝ 5 %" in search.get_data(as_text=True)
+    hits = api(client, q="违法犯罪", mode="keyword", size=50)["hits"]
+    indicators = [h["indicator"] for h in hits if h["kind"] == "indicator"]
+    assert {i["value"]: i["change"] for i in indicators}["同比下降5%"] == "decrease"
+    assert any(i["change"] is None and i["op"] for i in indicators)  # levels say null

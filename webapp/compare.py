@@ -3,6 +3,12 @@
 A row's *number* is the value its target states: the number of ``=``, the lower
 bound of ``>=``/``>``, the upper bound of ``<=``/``<``, the middle of a range; a
 target that is not numeric has none and is left out of the statistics and chart.
+
+Rows are grouped by their *comparable* unit (:mod:`indexer.units`: 2.5万元 and 3000元
+are one group in 元, 元/场次 and 元/次 one in 元/次), and the statistics, chart and
+number sort use the values brought to it; each row keeps the filing's own value
+text, unit and numbers. A target stated as a change against a baseline (同比下降5%)
+is a group of its own per direction, never averaged with levels (满意度≥95%).
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from indexer.units import Comparable, comparable_unit, scaled
 
 COLUMNS = (
     ("region", "地区"),
@@ -27,12 +36,17 @@ COLUMNS = (
     ("unit", "单位"),
 )
 SORT_KEYS = tuple(key for key, _ in COLUMNS) + ("number",)
+# the page's table: the columns above, then the number in the group's comparable unit
+TABLE_COLUMNS = COLUMNS + (("number", "可比值"),)
 # what the exports add after the table's columns (appended, so older readers keep working)
 EXTRA_COLUMNS = (
     "level1", "description", "adcode", "province", "city", "county", "project_code",
-    "amount_wan",
+    "amount_wan", "unit_comparable", "low_comparable", "high_comparable",
+    "number_comparable", "change",
 )  # fmt: skip
 NO_UNIT = "（无单位）"
+# a group of changes against a baseline is labelled with its direction
+CHANGE_LABELS = {"increase": "增幅", "decrease": "降幅"}
 
 
 @dataclass
@@ -61,6 +75,7 @@ class Row:
     county: str | None = None
     project_code: str | None = None
     amount_wan: float | None = None
+    change: str | None = None  # "increase" / "decrease": the target is a change (同比下降5%)
 
     @property
     def number(self) -> float | None:
@@ -72,6 +87,36 @@ class Row:
         if self.op == "range" and self.low is not None and self.high is not None:
             return (self.low + self.high) / 2
         return None
+
+    @cached_property
+    def comparable(self) -> Comparable:
+        """The unit this row is compared in, and the factor from the filing's unit to it."""
+        return comparable_unit(self.unit)
+
+    @property
+    def unit_comparable(self) -> str:
+        """The unit the row is compared in (``元`` for 万元); empty when it has none."""
+        return self.comparable.unit or ""
+
+    @property
+    def low_comparable(self) -> float | None:
+        """:attr:`low` in the comparable unit."""
+        return scaled(self.low, self.comparable.factor)
+
+    @property
+    def high_comparable(self) -> float | None:
+        """:attr:`high` in the comparable unit."""
+        return scaled(self.high, self.comparable.factor)
+
+    @property
+    def number_comparable(self) -> float | None:
+        """:attr:`number` in the comparable unit: what statistics, chart and sort use."""
+        return scaled(self.number, self.comparable.factor)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """(comparable unit, change or ""): rows of one group are one scale."""
+        return (self.unit_comparable or NO_UNIT, self.change or "")
 
     @property
     def place(self) -> str:
@@ -114,6 +159,7 @@ def row_from_hit(hit: dict) -> Row:
         county=doc.get("county"),
         project_code=project.get("code"),
         amount_wan=project.get("amount_wan"),
+        change=indicator.get("change"),
     )
 
 
@@ -131,13 +177,14 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
     missing = [r for r in rows if value(r) in (None, "")]
     sign = -1 if descending else 1
     if name == "number":
-        # numbers compare within a unit only: 98 % and 350 元 are not one scale
-        present.sort(key=lambda r: (r.unit, sign * r.number, r.region, r.year or 0))
+        # numbers compare within a group only: 98 % and 350 元 are not one scale; within
+        # one, 0.3万元 is 3000 元
+        present.sort(key=lambda r: (r.group, sign * r.number_comparable, r.region, r.year or 0))  # type: ignore[operator]
     elif name == "value":
-        # targets as written sort by the number they state (≤2 before ≤16.5), then the
-        # ones stating none by their text
+        # targets as written sort by the number they state (≤2 before ≤16.5; 0.3万元
+        # after 2500元), then the ones stating none by their text
         stated = [r for r in present if r.number is not None]
-        stated.sort(key=lambda r: (sign * r.number, r.value, r.region, r.year or 0))  # type: ignore[operator]
+        stated.sort(key=lambda r: (sign * r.number_comparable, r.value, r.region, r.year or 0))  # type: ignore[operator]
         textual = [r for r in present if r.number is None]
         textual.sort(key=lambda r: (r.value, r.region, r.year or 0), reverse=descending)
         present = stated + textual
@@ -157,7 +204,7 @@ class Point:
 
 @dataclass
 class Chart:
-    """Values of one unit by region and year: categories on x, the number on y."""
+    """Values of one group by region and year: categories on x, the comparable number on y."""
 
     width: int
     height: int
@@ -170,14 +217,21 @@ class Chart:
 
 @dataclass
 class UnitGroup:
-    """The rows of one unit with their statistics."""
+    """The rows of one comparable unit (and change direction) with their statistics."""
 
     unit: str
+    change: str = ""
     rows: list[Row] = field(default_factory=list)
 
     @property
+    def label(self) -> str:
+        """The unit, with the direction for changes: ``%（降幅）``."""
+        return f"{self.unit}（{CHANGE_LABELS[self.change]}）" if self.change else self.unit
+
+    @property
     def numbers(self) -> list[float]:
-        return [r.number for r in self.rows if r.number is not None]
+        """The rows' numbers in the comparable unit."""
+        return [r.number_comparable for r in self.rows if r.number_comparable is not None]
 
     @property
     def minimum(self) -> float | None:
@@ -224,12 +278,13 @@ def first_rows(groups: list[UnitGroup], limit: int) -> list[ShownGroup]:
 
 
 def group_by_unit(rows: Iterable[Row]) -> list[UnitGroup]:
-    """Groups by unit, the largest first (rows without a unit last)."""
-    groups: dict[str, UnitGroup] = {}
+    """Groups by comparable unit and change, the largest first (rows without a unit last)."""
+    groups: dict[tuple[str, str], UnitGroup] = {}
     for row in rows:
-        unit = row.unit or NO_UNIT
-        groups.setdefault(unit, UnitGroup(unit)).rows.append(row)
-    return sorted(groups.values(), key=lambda g: (g.unit == NO_UNIT, -len(g.rows), g.unit))
+        groups.setdefault(row.group, UnitGroup(*row.group)).rows.append(row)
+    return sorted(
+        groups.values(), key=lambda g: (g.unit == NO_UNIT, -len(g.rows), g.unit, g.change)
+    )
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -247,15 +302,15 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 
 def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
-    """Dots of each row's number, one column per region and year."""
+    """Dots of each row's comparable number, one column per region and year."""
     left, right, top, bottom = 56, 16, 12, 64
-    numbered = [r for r in rows if r.number is not None]
+    numbered = [r for r in rows if r.number_comparable is not None]
     # a column per region and year: the whole region, not its last name (鼓楼区 is in
     # 南京市 and in 福州市)
     keys = {(r.region, r.year) for r in numbered}
     names = _column_labels(keys)
     labels = sorted(keys, key=lambda k: (names[k], k[0]))
-    values = [r.number for r in numbered if r.number is not None]
+    values = [r.number_comparable for r in numbered if r.number_comparable is not None]
     tick_values = nice_ticks(min(values), max(values))
     low, high = tick_values[0], tick_values[-1]
     plot_w = width - left - right
@@ -271,7 +326,7 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     # chart covers every row, and thousands of repeated targets would be as many circles
     same: dict[tuple[str, float], list[Row]] = {}
     for r in numbered:
-        same.setdefault(((r.region, r.year), r.number), []).append(r)  # type: ignore[arg-type]
+        same.setdefault(((r.region, r.year), r.number_comparable), []).append(r)  # type: ignore[arg-type]
     points = [
         Point(round(x_of[category], 1), y_of(number), _dot_title(rows_at))
         for (category, number), rows_at in same.items()

@@ -65,6 +65,11 @@ def schemas() -> dict[str, Any]:
             "low": NNUM,
             "high": NNUM,
             "unit": NSTR,
+            "change": {
+                "enum": ["increase", "decrease", None],
+                "description": "the target is the size of a change against a baseline "
+                "(同比下降5%: op =, 5, %, decrease); null for a level",
+            },
         },
         ["level1", "level2", "name", "value", "op", "low", "high", "unit"],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from webapp.compare import CHANGE_LABELS
 from webapp.facets import KIND_LABELS, LABELS
 from webapp.openapi import schema_summary
 
@@ -20,7 +21,8 @@ def number(value: float | int | None) -> str:
 
 
 def parsed_target(indicator: dict | None) -> str:
-    """The parsed target in symbols: ``≤ 350 元``, ``95–100 %``; empty when not numeric."""
+    """The parsed target in symbols: ``≤ 350 元``, ``95–100 %``, ``降幅 ＝ 5 %`` for a change
+    (同比下降5%); empty when not numeric."""
     if not indicator or not indicator.get("op"):
         return ""
     op, low, high = indicator["op"], indicator.get("low"), indicator.get("high")
@@ -33,7 +35,8 @@ def parsed_target(indicator: dict | None) -> str:
         text = f"{OPS[op]} {number(high)}"
     else:
         text = f"{OPS.get(op, op)} {number(low)}"
-    return f"{text} {unit}".strip()
+    change = CHANGE_LABELS.get(indicator.get("change") or "")
+    return " ".join(x for x in (change, text, unit) if x)
 
 
 def region(doc: dict) -> str:

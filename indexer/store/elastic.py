@@ -159,10 +159,16 @@ class ElasticStore(Store):
                 (self.filings_index, req.filings_index_body(replicas=self._replicas)),
             ):
                 if self._client.indices.exists_alias(name=alias):
-                    if alias == self.filings_index:  # made before a field was declared
+                    # made before a field was declared
+                    if alias == self.filings_index:
                         self._client.indices.put_mapping(
                             index=alias, **req.filings_mapping_update()
                         )
+                    else:
+                        current = self._client.indices.get_mapping(index=alias).body
+                        update = req.passages_mapping_update(current)
+                        if update:
+                            self._client.indices.put_mapping(index=alias, **update)
                     continue
                 if self._client.indices.exists(index=alias):
                     raise StoreError(

@@ -577,6 +577,21 @@ def filings_mapping_update() -> dict:
     return {"properties": _filings_mapping()["mappings"]["properties"]}
 
 
+def passages_mapping_update(current: Mapping) -> dict | None:
+    """``_mapping`` body adding the declared passage fields that an index behind the alias
+    lacks, from a ``GET <alias>/_mapping`` response; None when none is missing.
+
+    The mapping is strict, so a field declared after the index was made (``change``)
+    would fail every write. Only missing fields are sent: re-sending the others could
+    conflict with how an older index declared them.
+    """
+    declared = schema.properties()
+    present = [set(m.get("mappings", {}).get("properties", {})) for m in current.values()]
+    everywhere = set.intersection(*present) if present else set()
+    missing = {name: field for name, field in declared.items() if name not in everywhere}
+    return {"properties": missing} if missing else None
+
+
 def response_error(resp: Mapping) -> str | None:
     """The error of one ``_msearch`` item (or any error body) as one line, else None."""
     error = resp.get("error")

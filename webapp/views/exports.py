@@ -27,7 +27,7 @@ SEARCH_COLUMNS = (
     "id", "kind", "score", "text", "doc_id", "title", "source", "province", "city", "county",
     "year", "department", "project", "project_code", "amount_wan", "level1", "level2",
     "indicator", "description", "value", "op", "low", "high", "unit", "heading", "page",
-    "filing_url",
+    "filing_url", "change",
 )  # fmt: skip
 COMPARE_COLUMNS = (
     ("id",) + tuple(key for key, _ in cmp.COLUMNS) + ("number", "filing_url") + cmp.EXTRA_COLUMNS
@@ -63,24 +63,25 @@ def search_row(hit: dict) -> dict:
         "high": indicator.get("high"), "unit": indicator.get("unit"),
         "heading": hit.get("heading"), "page": hit.get("page"),
         "filing_url": _filing_url(doc["id"], hit["id"]),
+        "change": indicator.get("change"),
     }  # fmt: skip
 
 
 def compare_row(row: cmp.Row) -> dict:
-    """A compare row with its number, a link to it in its filing and the extra fields.
+    """A compare row with its number, a link to it in its filing and the extra fields
+    (among them the values in the comparable unit the page groups by).
 
     Text the filing does not state is null, as in ``/api/search`` and the search
     export (the table shows it as an empty cell; the CSV writes null as empty).
     """
     out: dict = {"id": row.id}
     for key, _ in cmp.COLUMNS:
-        value = getattr(row, key)
-        out[key] = None if value == "" else value
+        out[key] = getattr(row, key)
     out["number"] = row.number
     out["filing_url"] = _filing_url(row.doc_id, row.id)
     for key in cmp.EXTRA_COLUMNS:
         out[key] = getattr(row, key)
-    return out
+    return {key: None if value == "" else value for key, value in out.items()}
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -158,7 +159,8 @@ def search_json() -> Response:
 
 
 def _compare_rows(req: SearchRequest, ranking: Ranking, sort: str) -> Iterator[dict]:
-    """The rows in the page's order (grouped by unit), so the file matches the table."""
+    """The rows in the page's order (grouped by comparable unit), so the file matches the
+    table."""
     groups = cmp.table((cmp.row_from_hit(hit) for hit in iter_hits(portal(), req, ranking)), sort)
     return (compare_row(row) for group in groups for row in group.rows)
 

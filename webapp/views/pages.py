@@ -155,7 +155,7 @@ def download_name(name: str) -> str:
 
 @bp.get("/compare")
 def compare() -> str:
-    """Indicators matching the query and filters as one table, grouped by unit."""
+    """Indicators matching the query and filters as one table, grouped by comparable unit."""
     req = without_kind(search_request(request.args, extra=("sort",)))
     sort = compare_sort(request.args.get("sort", ""))
     indicators = indicator_request(req)
@@ -179,7 +179,7 @@ def compare() -> str:
         req=req,
         groups=groups,
         shown=shown,
-        columns=cmp.COLUMNS,
+        columns=cmp.TABLE_COLUMNS,
         rows=rows,
         counted=sum(len(group.rows) for group in groups),
         total=ranking.total,
