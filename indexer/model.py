@@ -19,6 +19,9 @@ class Paragraph:
     # a paragraph as its author typed it (a DOCX w:p), not one line of a paragraph that a
     # PDF or text export wrapped at the page width: it ends where it ends
     whole: bool = False
+    # the outline level its author's style gives it (a DOCX heading style or outline
+    # level, 0 = top), None for body text or a format that does not say
+    outline: int | None = None
 
 
 @dataclass

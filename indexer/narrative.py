@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from indexer.model import Paragraph, Section
+from indexer.readers.cells import join_lines
 
 # Heading levels, outermost first: 第一部分 › 一、 › （一） › 1.
 _HEADING_LEVELS = (
@@ -25,11 +26,13 @@ _TOC_LINE = re.compile(r"\.{4,}|…{2,}")
 _SENTENCE_END = ("。", "！", "？", "；", "”", "：")
 
 
-def heading_level(line: str, width: int = 0) -> int | None:
+def heading_level(line: str, width: int = 0, bare_titles: bool = True) -> int | None:
     """0-based heading level of ``line``, or None for body text.
 
     ``width`` is the longest line of the text: a line that long is the first
-    line of a wrapped paragraph, whatever it starts with.
+    line of a wrapped paragraph, whatever it starts with. ``bare_titles``: whether a
+    short unnumbered line may be a heading (not where the author's styles say which
+    lines are headings).
     """
     text = line.strip()
     if not text or len(text) > 40 or (width and len(text) >= 0.85 * width):
@@ -38,7 +41,7 @@ def heading_level(line: str, width: int = 0) -> int | None:
         if pattern.match(text):
             # "一、坚持……，统筹……" is a heading; a long sentence after "一、" is body text.
             return level if not text.endswith("。") or len(text) <= 30 else None
-    if len(text) <= 16 and not re.search(r"[，。；：:,.%\d]", text):
+    if bare_titles and len(text) <= 16 and not re.search(r"[，。；：:,.%\d\n]", text):
         return 1  # a bare title line such as "部门整体绩效目标"
     return None
 
@@ -60,6 +63,8 @@ def sections_from_paragraphs(
     lines: list[tuple[str, bool]] = []  # (text, whether a whole paragraph)
     page: int | None = None
     width = _page_width([len(p.text.strip()) for p in paragraphs])
+    # a document whose author styled its headings says which lines are headings
+    styled = any(p.outline is not None for p in paragraphs)
 
     def flush() -> None:
         nonlocal lines
@@ -75,7 +80,7 @@ def sections_from_paragraphs(
         text = paragraph.text.strip()
         if not text or _PAGE_NUMBER.match(text) or _TOC_LINE.search(text):
             continue
-        level = heading_level(text, width)
+        level = _level(paragraph, width, styled)
         if level is None:
             if not lines:
                 page = paragraph.page
@@ -84,12 +89,21 @@ def sections_from_paragraphs(
         flush()
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, text))
+        path.append((level, join_lines(text.splitlines())))  # a soft break is no newline
         if ends_document and index == len(paragraphs) - 1:
             lines.append((path.pop()[1], paragraph.whole))
             page = paragraph.page
     flush()
     return sections
+
+
+def _level(paragraph: Paragraph, width: int, styled: bool) -> int | None:
+    """The heading level of a paragraph, or None for body text."""
+    text = paragraph.text.strip()
+    if paragraph.outline is None:
+        return heading_level(text, width, bare_titles=not styled)
+    level = heading_level(text, width)  # a styled heading nests by its numbering
+    return 1 if level is None else level
 
 
 def _page_width(lengths: list[int]) -> int:
@@ -118,5 +132,5 @@ def _ends_paragraph(line: str, whole: bool, width: int) -> bool:
     """A line ends its paragraph when it closes a sentence well short of the page width;
     a whole paragraph does unless it runs to the full width without closing one."""
     closes = line.endswith(_SENTENCE_END)
-    short = len(line) < 0.9 * width
+    short = not width or len(line) < 0.9 * width  # no full lines: none is full width
     return closes or short if whole else closes and short

@@ -26,8 +26,9 @@ from indexer.store.base import EncodedFiling, FilingRecord, Store
 # names and year as context; 10: a DOCX's paragraphs are narrative passages of their own,
 # regions' short forms (context tokens) by rule over the whole region table; 11: indicators
 # carry change (同比下降5%: a decrease of 5 %), a unit joined with 每 after a number
-# (260元每人每月) is the unit token 元/人·月
-PIPELINE_VERSION = "11"
+# (260元每人每月) is the unit token 元/人·月; 12: a DOCX with styled headings takes only
+# them and numbered lines as headings
+PIPELINE_VERSION = "12"
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
 ENCODE_BATCH = 512

@@ -539,6 +539,53 @@ def test_docx_paragraphs_read_as_the_same_lines_in_text_do(tmp_path: Path) -> No
     assert _docx_sections(tmp_path, lines) == _text_sections(lines)
 
 
+def _sections_of(tmp_path: Path, document) -> list[tuple]:  # noqa: ANN001 - a python-docx Document
+    from indexer.splitter import split_document
+
+    path = tmp_path / "made.docx"
+    document.save(path)
+    return [(s.heading, s.text) for s in split_document(read_docx(path)).sections]
+
+
+def test_docx_with_styled_headings_reads_short_body_lines_as_body(tmp_path: Path) -> None:
+    """QA: a short body paragraph ("工作稳步推进") was taken for a heading and replaced the
+    author's styled heading above it. Where the author styled headings, unstyled lines
+    are body text unless numbered like headings."""
+    from docx import Document
+
+    document = Document()
+    document.add_heading("一、基本情况", level=1)
+    document.add_paragraph("工作稳步推进")
+    document.add_paragraph("列表一：加强培训。")
+    document.add_paragraph("（一）主要做法")
+    document.add_paragraph("落实经费保障。")
+    document.add_heading("工作目标", level=1)  # styled, unnumbered: still a heading
+    document.add_paragraph("全面完成。")
+    assert _sections_of(tmp_path, document) == [
+        ("一、基本情况", "工作稳步推进"),
+        ("一、基本情况", "列表一：加强培训。"),
+        ("一、基本情况 › （一）主要做法", "落实经费保障。"),
+        ("工作目标", "全面完成。"),
+    ]
+
+
+def test_docx_soft_line_breaks_never_reach_a_heading(tmp_path: Path) -> None:
+    """QA: a short paragraph with a soft line break became the heading '甲\n乙'."""
+    from docx import Document
+
+    document = Document()
+    heading = document.add_paragraph("一、总体")
+    heading.runs[0].add_break()
+    heading.add_run("目标")
+    short = document.add_paragraph("甲")
+    short.runs[0].add_break()
+    short.add_run("乙")
+    document.add_paragraph("加强组织领导。")
+    sections = _sections_of(tmp_path, document)
+    assert [h for h, _ in sections] == ["一、总体目标", "一、总体目标"]
+    assert [t.replace("\n", "") for _, t in sections] == ["甲乙", "加强组织领导。"]
+
+
 def _fill(table, rows: list[list[str]]) -> None:
     for r, row in enumerate(rows):
         for c, text in enumerate(row):

@@ -30,6 +30,9 @@ _REL_OFFICE_DOC = (
 _P, _TBL, _TR, _TC, _SDT = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:sdt")
 _T, _TAB, _BR, _CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
 _VAL = qn("w:val")
+_PPR, _PSTYLE, _OUTLINE_LVL = qn("w:pPr"), qn("w:pStyle"), qn("w:outlineLvl")
+# built-in heading styles by name, for styles that do not state their outline level
+_HEADING_STYLE = re.compile(r"(?:heading\s*(\d)|title)", re.IGNORECASE)
 _RENDERED_BREAK = qn("w:lastRenderedPageBreak")
 # Not text: tracked deletions, field codes, and the legacy copy of a text box (mc:Fallback
 # repeats what mc:Choice holds).
@@ -55,7 +58,7 @@ def read_docx(
     body = doc.element.body
     # Page numbers exist only if Word saved its layout (lastRenderedPageBreak marks).
     has_pages = next(body.iter(_RENDERED_BREAK), None) is not None
-    walker = _Walker(has_pages)
+    walker = _Walker(has_pages, _style_outlines(doc))
     walker.walk(body)
     blocks = walker.blocks
     if not any(isinstance(b, Paragraph) and _TITLE_WORDS.search(b.text) for b in blocks[:40]):
@@ -137,8 +140,9 @@ def _main_part(zf: zipfile.ZipFile, names: set[str]) -> str | None:
 class _Walker:
     """Walks the body XML in document order, emitting blocks."""
 
-    def __init__(self, has_pages: bool) -> None:
+    def __init__(self, has_pages: bool, style_outlines: dict[str, int]) -> None:
         self.blocks: list[Block] = []
+        self.style_outlines = style_outlines
         self.page: int | None = 1 if has_pages else None
         self._boxes_open = 0  # how many layout boxes (cells holding a table) we are inside
 
@@ -147,7 +151,10 @@ class _Walker:
             if child.tag == _P:
                 text = self._para_text(child).strip()
                 if text:
-                    self.blocks.append(Paragraph(text=text, page=self.page, whole=True))
+                    outline = self._outline(child)
+                    self.blocks.append(
+                        Paragraph(text=text, page=self.page, whole=True, outline=outline)
+                    )
             elif child.tag == _TBL:
                 self._table(child)
             elif child.tag == _SDT:
@@ -188,6 +195,17 @@ class _Walker:
                 self.blocks.append(Paragraph(text=text, page=page, whole=True))
         elif rows:
             self.blocks.append(Table(rows=rows, page=page))
+
+    def _outline(self, p) -> int | None:
+        """The outline level of a paragraph: its own, else its style's (None: body text)."""
+        ppr = p.find(_PPR)
+        if ppr is None:
+            return None
+        own = _outline_value(ppr.find(_OUTLINE_LVL))
+        if own is not None:
+            return own
+        style = ppr.find(_PSTYLE)
+        return None if style is None else self.style_outlines.get(style.get(_VAL, ""))
 
     def _para_text(self, p) -> str:
         """Text of a paragraph: runs, hyperlinks, fields' results; tabs and breaks kept."""
@@ -245,6 +263,32 @@ class _Walker:
             row.extend([""] * (max(span, 1) - 1))
         row.extend([""] * _grid_skip(tr, "w:gridAfter"))
         return row, boxes
+
+
+def _style_outlines(doc) -> dict[str, int]:  # noqa: ANN001 - a python-docx Document
+    """Style id → the outline level its paragraphs have (heading styles only)."""
+    try:
+        styles = doc.styles.element
+    except Exception:  # noqa: BLE001 - a styles part python-docx cannot read: no headings known
+        return {}
+    outlines: dict[str, int] = {}
+    for style in styles.iterchildren(qn("w:style")):
+        style_id = style.get(qn("w:styleId"))
+        ppr = style.find(_PPR)
+        level = _outline_value(None if ppr is None else ppr.find(_OUTLINE_LVL))
+        name = style.find(qn("w:name"))
+        named = _HEADING_STYLE.fullmatch((name.get(_VAL, "") if name is not None else "").strip())
+        if level is None and named:
+            level = int(named[1]) - 1 if named[1] else 0
+        if style_id and level is not None:
+            outlines[style_id] = level
+    return outlines
+
+
+def _outline_value(element) -> int | None:  # noqa: ANN001 - a w:outlineLvl element or None
+    """A w:outlineLvl's level, 0–8; 9 (and anything unreadable) is body text."""
+    value = None if element is None else element.get(_VAL)
+    return int(value) if value is not None and value.isdigit() and int(value) < 9 else None
 
 
 def _reads_as_form(rows: list[list[str]]) -> bool:
