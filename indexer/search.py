@@ -26,6 +26,7 @@ import html
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -36,6 +37,9 @@ from indexer.model_check import check_models
 from indexer.store.base import Filters, Store
 from indexer.synonyms import expand
 from indexer.tokenize import (
+    Form,
+    Group,
+    Phrase,
     fold_width,
     highlight_terms,
     normalize_query,
@@ -352,10 +356,26 @@ class Searcher:
         }
 
 
-def matches_groups(passage: dict, groups: list[list[str]]) -> bool:
+def matches_groups(passage: dict, groups: Iterable[Group]) -> bool:
     """True when the passage's tokens match every group, as the stores' keyword query does."""
-    tokens = set((passage.get("tokens") or "").split())
-    return all(any(token in tokens for token in group) for group in groups)
+    tokens = (passage.get("tokens") or "").split()
+    return _all_match(groups, tokens, set(tokens))
+
+
+def _all_match(groups: Iterable[Group], tokens: list[str], present: set[str]) -> bool:
+    return all(any(_form_matches(form, tokens, present) for form in group) for group in groups)
+
+
+def _form_matches(form: Form, tokens: list[str], present: set[str]) -> bool:
+    if isinstance(form, str):
+        return form in present
+    if isinstance(form, Phrase):
+        n = len(form.tokens)
+        words = list(form.tokens)
+        return form.tokens[0] in present and any(
+            tokens[i : i + n] == words for i in range(len(tokens) - n + 1)
+        )
+    return _all_match(form.groups, tokens, present)
 
 
 def fuse(
