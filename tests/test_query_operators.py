@@ -1,17 +1,24 @@
 """Query operators: -word excludes, "…" / “…” / 「…」 is a phrase, A OR B (A | B) takes either.
 
-The parser is pure (``parse_query``).
+The parser is pure (``parse_query``); the searcher's part — exclusions and phrases
+holding in semantic and hybrid mode too, totals and facets over what is kept, the
+encoder's text — runs on a small embedded store whose every passage is a semantic
+candidate, with an encoder that records what it was asked.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.passages import passage_tokens
-from indexer.search import highlight, matches_groups
+from indexer.search import MODES, Searcher, highlight, make_request, matches_groups
+from indexer.store.base import FilingRecord, Filters
+from indexer.store.embedded import EmbeddedStore
 from indexer.tokenize import (
     CONTEXT_PREFIX,
     QUERY_STOPWORDS,
@@ -201,3 +208,111 @@ def test_malformed_operators_are_read_literally_or_ignored(query: str, read_as: 
 
 def test_lower_case_or_is_a_word() -> None:
     assert words(parse_query("社区矫正 or 经费").groups) == ["社区矫正", "or", "经费"]
+
+
+# -- the searcher ---------------------------------------------------------------------
+
+DIMS = 16
+QUERY_VECTOR = np.eye(DIMS, dtype=np.float32)[0]
+TEXTS = [
+    ("社区矫正经费", "河北省"),
+    ("社区矫正对象走访", "河北省"),
+    ("社区矫正对象培训经费", "宁夏回族自治区"),
+    ("经费用于社区矫正", "宁夏回族自治区"),
+    ("安置帮教走访", "河北省"),
+    ("安置帮教经费", "宁夏回族自治区"),
+    ("普法宣传", "河北省"),
+]
+
+
+class RecordingEmbedder:
+    """Every query lands on QUERY_VECTOR, near every passage: all are semantic candidates."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return QUERY_VECTOR
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory: pytest.TempPathFactory):
+    store = EmbeddedStore(tmp_path_factory.mktemp("ops") / "store", dims=DIMS)
+    passages = [
+        {
+            "id": f"d-p{i}",
+            "doc_id": "d",
+            "kind": "indicator" if i % 2 else "project",
+            "text": text,
+            "tokens": " ".join(passage_tokens(text)),
+            "province": province,
+            "year": "2025",
+        }
+        for i, (text, province) in enumerate(TEXTS)
+    ]
+    rng = np.random.default_rng(3)
+    vectors = QUERY_VECTOR + 0.1 * rng.standard_normal((len(TEXTS), DIMS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store.write_filing(FilingRecord("d", "d.txt", "h", {}, "recording"), passages, vectors)
+    yield Searcher(store, RecordingEmbedder())
+    store.close()
+
+
+def run(searcher: Searcher, query: str, mode: str) -> dict:
+    return searcher.search(make_request(query, mode, size=100))
+
+
+def texts(result: dict) -> set[str]:
+    return {hit["text"] for hit in result["hits"]}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_exclusion_holds_in_every_mode_with_totals_and_facets_over_what_is_kept(
+    searcher: Searcher, mode: str
+) -> None:
+    result = run(searcher, "社区矫正 -经费", mode)
+    if mode == "keyword":
+        assert texts(result) == {"社区矫正对象走访"}
+    else:  # every passage is a semantic candidate: all those without 经费
+        assert texts(result) == {"社区矫正对象走访", "安置帮教走访", "普法宣传"}
+    assert result["total"] == len(result["hits"])
+    provinces = Counter(province for text, province in TEXTS if text in texts(result))
+    assert {v["value"]: v["count"] for v in result["facets"]["province"]} == provinces
+    assert sum(v["count"] for v in result["facets"]["kind"]) == result["total"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_phrase_holds_in_every_mode(searcher: Searcher, mode: str) -> None:
+    result = run(searcher, '"社区矫正 经费"', mode)
+    assert texts(result) == {"社区矫正经费"}
+    assert result["total"] == 1
+
+
+def test_or_widens_the_keyword_side(searcher: Searcher) -> None:
+    result = run(searcher, "安置帮教 OR 社区矫正 走访", "keyword")
+    assert texts(result) == {"社区矫正对象走访", "安置帮教走访"}
+
+
+def test_the_encoder_reads_the_words_looked_for_not_the_excluded_ones(searcher: Searcher) -> None:
+    searcher.embedder.texts.clear()
+    run(searcher, '社区矫正 -经费 "安置 帮教" OR 走访', "hybrid")
+    # nor the glossary's terms for them (出狱 → 刑满释放人员, 安置帮教)
+    result = run(searcher, "社区矫正 -出狱", "semantic")
+    assert searcher.embedder.texts == ["社区矫正 安置 帮教 走访", "社区矫正"]
+    assert result["expansions"] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_query_of_exclusions_alone_browses_the_rest(searcher: Searcher, mode: str) -> None:
+    searcher.embedder.texts.clear()
+    result = run(searcher, "-经费", mode)
+    assert texts(result) == {"社区矫正对象走访", "安置帮教走访", "普法宣传"}
+    assert result["total"] == 3 and result["mode"] == mode
+    assert searcher.embedder.texts == []  # nothing to embed
+    filtered = searcher.search(
+        make_request("-经费", mode, 100, filters=Filters({"province": ("河北省",)}))
+    )
+    assert filtered["total"] == 3
