@@ -656,6 +656,17 @@ def test_operators_hold_in_the_api_and_the_exports(client: FlaskClient, mode: st
     assert rest["total"] == CORPUS_PASSAGES - api(client, q="经费", mode="keyword")["total"]
 
 
+def test_the_search_box_and_the_api_page_explain_the_operators(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert 'aria-describedby="q-help"' in html
+    help_text = re.search(r'<p class="search-help muted" id="q-help">(.*?)</p>', html, re.S)
+    assert help_text and all(op in help_text.group(1) for op in ("-经费", "OR", "“…”", "「…」"))
+    page = client.get("/api").get_data(as_text=True)
+    assert "检索语法" in page and "-经费" in page
+    (q,) = [p for p in document()["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q"]
+    assert "-word" in q["description"] and "OR" in q["description"]
+
+
 def test_export_of_everything_is_more_than_a_page(client: FlaskClient) -> None:
     rows = csv_rows(client.get("/export/search.csv").data)
     assert len(rows) == CORPUS_PASSAGES > 100
