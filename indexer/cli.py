@@ -72,8 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         "search",
         help="search the index",
         description="Hybrid (keyword + semantic) search with filters and facet counts.",
+        epilog='Operators, in every mode: "社区矫正 经费" (or “…”, 「…」) needs the words in '
+        "that order; -经费 leaves out passages with the word; 安置帮教 OR 社区矫正 (or |) "
+        "takes either. A query of exclusions alone browses the rest; one starting with - "
+        "comes last, after --: jixiao search --json -- -经费",
     )
-    search.add_argument("query", help="the query, e.g. '社区矫正 成本指标'")
+    search.add_argument("query", help="the query, e.g. '社区矫正 成本指标' or '社区矫正 -经费'")
     search.add_argument("--json", action="store_true", help="print the result as one JSON object")
     search.add_argument("--mode", choices=MODES, default="hybrid")
     search.add_argument("--size", type=int, default=10, help="hits per page (1-100)")

@@ -18,6 +18,11 @@ Written once for every store. Modes:
 
 The semantic side embeds the query with the official terms the domain glossary
 adds to it (``expansions`` in the result): 出狱 → 刑满释放人员.
+
+Operators (read by :func:`indexer.tokenize.parse_query`) hold in every mode: the
+store leaves out what ``-word`` excludes and keeps only passages with a quoted
+phrase; semantic candidates that fail either are dropped before fusion, so totals
+and facets count what is kept. Excluded words are not embedded.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import html
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -36,10 +42,12 @@ from indexer.model_check import check_models
 from indexer.store.base import Filters, Store
 from indexer.synonyms import expand
 from indexer.tokenize import (
+    Form,
+    Group,
+    ParsedQuery,
+    Phrase,
     fold_width,
-    highlight_terms,
-    normalize_query,
-    query_groups,
+    parse_query,
     term_pattern,
 )
 
@@ -82,9 +90,15 @@ class SearchRequest:
     filters: Filters = Filters()
 
     @property
+    def parsed(self) -> ParsedQuery:
+        """The query with its operators read (:func:`indexer.tokenize.parse_query`)."""
+        return parse_query(self.query)
+
+    @property
     def uses_vectors(self) -> bool:
-        """Whether the query is embedded (a browse by filters alone is keyword-only)."""
-        return self.mode in ("semantic", "hybrid") and bool(self.query)
+        """Whether the query is embedded (a browse by filters alone, or by exclusions
+        alone, is keyword-only)."""
+        return self.mode in ("semantic", "hybrid") and bool(self.parsed.text)
 
 
 def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
@@ -180,11 +194,11 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 def query_text(query: str, expansions: list[str] | None = None) -> str:
-    """What the encoder sees for a query: the query and the glossary's official terms
-    (``expansions``, when the caller has already looked them up). Traditional
-    characters are simplified first, as for the keyword side."""
-    query = normalize_query(query)
-    return " ".join([query, *(expand(query) if expansions is None else expansions)])
+    """What the encoder sees for a query: its words without exclusions and operators
+    (simplified, as for the keyword side), and the glossary's official terms for them
+    (``expansions``, when the caller has already looked them up)."""
+    text = parse_query(query).text
+    return " ".join([text, *(expand(text) if expansions is None else expansions)])
 
 
 def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
@@ -287,21 +301,23 @@ class Searcher:
         started = time.perf_counter()
         facets = schema.facet_fields()
         wanted = request.page * request.size
-        groups = query_groups(request.query)
+        query = request.parsed
         mode = request.mode
-        if not request.query:
-            mode = "keyword"  # nothing to embed: browse by filters
+        if not query.text:
+            mode = "keyword"  # nothing to embed: browse by filters (and exclusions)
         keyword_ids: list[str] = []
         keyword_total = 0
         facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
-        expansions = expand(normalize_query(request.query)) if mode != "keyword" else []
+        expansions = expand(query.text) if mode != "keyword" else []
         embedding = None
         if request.uses_vectors:
             embedding = _EMBED_POOL.submit(
                 self.embedder.encode_query, query_text(request.query, expansions)
             )
-        if mode in ("keyword", "hybrid") and (groups or not request.query):
-            result = self.store.keyword(groups, request.filters, max(wanted, FUSION_DEPTH), facets)
+        if mode in ("keyword", "hybrid") and (query.groups or not query.text):
+            result = self.store.keyword(
+                query.groups, request.filters, max(wanted, FUSION_DEPTH), facets, query.exclude
+            )
             keyword_ids = [pid for pid, _ in result.hits]
             keyword_total = result.total
             for name, values in result.facets.items():
@@ -310,15 +326,19 @@ class Searcher:
         if embedding is not None:
             vector = np.asarray(embedding.result(), dtype=np.float32)
             semantic_ids = [pid for pid, _ in nearest(self.store, vector, request.filters)]
-        ranked = fuse(mode, keyword_ids, semantic_ids, self.rrf_k, self.semantic_weight)
         in_keyword = set(keyword_ids)
         extra = [pid for pid in semantic_ids if pid not in in_keyword]
+        extra_passages = admitted(self.store.get_passages(extra), query) if extra else []
+        if query.binds_semantic:
+            kept = in_keyword | {passage["id"] for passage in extra_passages}
+            semantic_ids = [pid for pid in semantic_ids if pid in kept]
+        ranked = fuse(mode, keyword_ids, semantic_ids, self.rrf_k, self.semantic_weight)
         total = keyword_total
         # Semantic-only matches are not in the keyword aggregation: count them here,
         # leaving out those the keyword query matched beyond the ids it returned.
-        keyword_ran = mode == "hybrid" and bool(groups)
-        for passage in self.store.get_passages(extra) if extra else []:
-            if keyword_ran and matches_groups(passage, groups):
+        keyword_ran = mode == "hybrid" and bool(query.groups)
+        for passage in extra_passages:
+            if keyword_ran and matches_groups(passage, query.groups):
                 continue
             total += 1
             for name in facets:
@@ -327,7 +347,7 @@ class Searcher:
                     facet_counts[name][str(value)] += 1
         page_ids = ranked[(request.page - 1) * request.size : wanted]
         passages = {p["id"]: p for p in self.store.get_passages([pid for pid, _ in page_ids])}
-        terms = highlight_terms(request.query)
+        terms = list(query.highlights)
         hits = [
             hit_from_passage(passages[pid], score, terms)
             for pid, score in page_ids
@@ -352,10 +372,37 @@ class Searcher:
         }
 
 
-def matches_groups(passage: dict, groups: list[list[str]]) -> bool:
+def matches_groups(passage: dict, groups: Iterable[Group]) -> bool:
     """True when the passage's tokens match every group, as the stores' keyword query does."""
-    tokens = set((passage.get("tokens") or "").split())
-    return all(any(token in tokens for token in group) for group in groups)
+    tokens = (passage.get("tokens") or "").split()
+    return _all_match(groups, tokens, set(tokens))
+
+
+def _all_match(groups: Iterable[Group], tokens: list[str], present: set[str]) -> bool:
+    return all(any(_form_matches(form, tokens, present) for form in group) for group in groups)
+
+
+def _form_matches(form: Form, tokens: list[str], present: set[str]) -> bool:
+    if isinstance(form, str):
+        return form in present
+    if isinstance(form, Phrase):
+        n = len(form.tokens)
+        words = list(form.tokens)
+        return form.tokens[0] in present and any(
+            tokens[i : i + n] == words for i in range(len(tokens) - n + 1)
+        )
+    return _all_match(form.groups, tokens, present)
+
+
+def admitted(passages: list[dict], query: ParsedQuery) -> list[dict]:
+    """The passages a semantic search may return for ``query``: those with its quoted
+    phrases and none of the words it excludes (all of them for most queries)."""
+    return [
+        passage
+        for passage in passages
+        if matches_groups(passage, query.required)
+        and not any(matches_groups(passage, [group]) for group in query.exclude)
+    ]
 
 
 def fuse(

@@ -3,6 +3,8 @@
 jieba with a domain word list (``indexer/data/domain_words.txt``) keeps terms
 such as 社区矫正 and 安置帮教 whole; documents are indexed with whole words and
 their parts (``cut_for_search``) so that either form of a query matches.
+Queries are read here too, operators included (:func:`parse_query`), once for
+every store.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from functools import cache
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import resources
 
 import jieba
@@ -150,24 +154,48 @@ def index_tokens(text: str) -> list[str]:
     jieba's own ``cut_for_search`` adds only 2- and 3-character parts, so 社区矫正
     inside 社区矫正对象 would be lost; here every known sub-word is kept.
     """
+    return [token for block, _ in _blocks(text) for token in block]
+
+
+def _blocks(text: str) -> Iterator[tuple[list[str], bool]]:
+    """The tokens :func:`index_tokens` gives ``text``, in runs: a number's, amount's or
+    unit's tokens (flag False), or a word and then its dictionary parts (flag True).
+
+    A word's parts follow from the word alone, so a phrase's runs stand in a
+    passage's tokens exactly as the phrase's own (see :func:`phrase_tokens`).
+    """
     segmenter = _segmenter()
-    out: list[str] = []
     for match, piece in _pieces(fold_width(text or "")):
         if match is not None:
-            out += _special_tokens(match)
+            yield _special_tokens(match), False
             if not _unit(match):
                 continue
             # a unit's words stay searchable alone too (元, 人次)
         for word in segmenter.cut(piece, HMM=False):
             if not _keep(word):
                 continue
-            out.append(word.lower())
+            block = [word.lower()]
             for size in range(len(word) - 1, 1, -1):
                 for start in range(len(word) - size + 1):
                     part = word[start : start + size]
                     if segmenter.FREQ.get(part):
-                        out.append(part.lower())
-    return out
+                        block.append(part.lower())
+            yield block, True
+
+
+def phrase_tokens(text: str) -> tuple[str, ...]:
+    """The tokens a passage has, next to each other and in this order, where it says
+    ``text`` (its words as the segmenter reads them).
+
+    Those are ``text``'s own index tokens, parts of words included, as a passage's
+    are; the parts of its last word are left out, which changes no match of several
+    words (they follow from the word) and lets a phrase of one word match it inside
+    a longer one, as an unquoted word does (社区矫正 in 社区矫正对象).
+    """
+    blocks = list(_blocks(text))
+    if blocks and blocks[-1][1]:
+        blocks[-1] = (blocks[-1][0][:1], True)
+    return tuple(token.lower() for block, _ in blocks for token in block)
 
 
 def _query_tokens(term: str) -> list[str]:
@@ -198,29 +226,161 @@ def _query_tokens(term: str) -> list[str]:
     return tokens
 
 
-def query_groups(query: str) -> list[list[str]]:
-    """A query as AND-groups of tokens: every word the user typed must match.
+@dataclass(frozen=True)
+class Phrase:
+    """Tokens that must stand next to each other, in this order, in a passage's tokens."""
 
-    Each group lists the accepted forms of one word: in the passage's own text,
-    or in its context (``ctx:`` tokens); a word the dictionary splits gives one
-    group per part.
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every group must match: an OR's alternative of several words."""
+
+    groups: tuple[Group, ...]
+
+
+# One accepted form of a query word: a token, a phrase, or (in an OR) several words.
+Form = str | Phrase | AllOf
+# Alternatives: a group matches where any of its forms does.
+Group = tuple[Form, ...]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query read with its operators (see :func:`parse_query`)."""
+
+    groups: tuple[Group, ...]  # every one must match (the keyword side)
+    required: tuple[Group, ...]  # those of quoted words: semantic hits must match them too
+    exclude: tuple[Group, ...]  # a passage matching any of these is left out, in every mode
+    text: str  # what the encoder reads: the query without exclusions and operators
+    terms: tuple[str, ...]  # the words and phrases it looks for, as typed (quotes kept)
+    highlights: tuple[str, ...]  # what to mark in a hit, longest first
+
+    @property
+    def binds_semantic(self) -> bool:
+        """Whether semantic candidates are checked against the query's words."""
+        return bool(self.required or self.exclude)
+
+
+# Operators. A leading "-" excludes (only at the start of a whitespace-separated term, so
+# 2021-2023 stays one term); "…", “…” and 「…」 quote a phrase; OR (upper case) or |
+# between two terms makes them alternatives. Anything unbalanced is read literally.
+_OR = "OR"
+_QUOTES = ("ascii", "curly", "corner")  # the groups of _SYNTAX that hold a phrase
+_SYNTAX = re.compile(
+    r"(?P<bar>[|｜])"
+    r'|(?P<minus>(?<!\S)-)?(?:"(?P<ascii>[^"]*)"|“(?P<curly>[^”]*)”|「(?P<corner>[^」]*)」'
+    r'|(?P<word>[^\s"“「|｜]+|["“「]))'
+)
+
+
+@dataclass(frozen=True)
+class _Term:
+    text: str  # the word, or the phrase without its quotes
+    phrase: bool
+    typed: str  # as the query has it
+
+
+def _words(text: str) -> list[str]:
+    """The tokens a query word must match, lowercased, without function words."""
+    tokens = (token.lower() for token in _query_tokens(text))
+    return [t for t in tokens if _keep(t) and t not in QUERY_STOPWORDS]
+
+
+def _term_groups(term: _Term) -> list[Group]:
+    """The AND-groups one term stands for: a group per word, or one for a phrase.
+
+    Each lists the forms that match: in the passage's own text, or in its context
+    (``ctx:`` tokens).
     """
-    groups: list[list[str]] = []
-    seen: set[str] = set()
-    for term in normalize_query(query).split():
-        for token in _query_tokens(term):
-            token = token.lower()
-            if not _keep(token) or token in QUERY_STOPWORDS or token in seen:
-                continue
-            seen.add(token)
-            groups.append([token, CONTEXT_PREFIX + token])
-    return groups
+    if term.phrase:
+        tokens = phrase_tokens(term.text)
+        if len(tokens) > 1:
+            return [(Phrase(tokens), Phrase(tuple(CONTEXT_PREFIX + t for t in tokens)))]
+    else:
+        tokens = tuple(_words(term.text))
+    return [(token, CONTEXT_PREFIX + token) for token in dict.fromkeys(tokens)]
+
+
+def _one_group(groups: list[Group]) -> Group:
+    """Groups that must all match, as one group (its single form AllOf them if several)."""
+    return groups[0] if len(groups) == 1 else (AllOf(tuple(groups)),)
+
+
+@lru_cache(maxsize=1024)
+def parse_query(query: str) -> ParsedQuery:
+    """A query as groups that must all match, groups that exclude, and the encoder's text.
+
+    Every term must match (AND); ``A OR B`` (or ``A | B``) makes two terms
+    alternatives; ``-word`` leaves out the passages the word would find (in their
+    text or context); a quoted phrase needs its words next to each other, in order.
+    What cannot be read as an operator is read as words: an unbalanced quote is
+    punctuation, an OR at either end or beside an exclusion is ignored, a lone
+    ``-`` is nothing. A query without operators reads as it always did.
+    """
+    text = normalize_query(query)
+    clauses: list[list[_Term]] = []  # the terms of a clause are OR'ed, clauses AND'ed
+    excluded: list[_Term] = []
+    unread: list[tuple[int, int]] = []  # spans the encoder does not read
+    after_term = joining = False  # the last item was a term to look for; an OR followed it
+    for match in _SYNTAX.finditer(text):
+        if match["bar"] or (match["word"] == _OR and not match["minus"]):
+            joining = after_term
+            unread.append(match.span())
+            continue
+        phrase = next((match[q] for q in _QUOTES if match[q] is not None), None)
+        term = _Term(match["word"] if phrase is None else phrase, phrase is not None, match[0])
+        if match["minus"]:
+            excluded.append(term)
+            unread.append(match.span())
+            after_term = joining = False
+            continue
+        if phrase is not None:  # the quotes themselves
+            unread += [(match.start(), match.start() + 1), (match.end() - 1, match.end())]
+        if joining:
+            clauses[-1].append(term)
+        else:
+            clauses.append([term])
+        after_term, joining = True, False
+    groups: list[Group] = []
+    required: list[Group] = []
+    for clause in clauses:
+        alternatives = [g for g in map(_term_groups, clause) if g]
+        if len(alternatives) > 1:
+            made = [tuple(dict.fromkeys(f for a in alternatives for f in _one_group(a)))]
+        else:
+            made = alternatives[0] if alternatives else []
+        groups += [g for g in made if g not in groups]
+        if any(term.phrase for term in clause):
+            required += made
+    exclude = [_one_group(g) for g in map(_term_groups, excluded) if g]
+    if unread:
+        kept = list(text)
+        for start, end in unread:
+            kept[start:end] = " " * (end - start)
+        text = " ".join("".join(kept).split())
+    looked_for = [term for clause in clauses for term in clause if _term_groups(term)]
+    marked = {w for term in looked_for for w in _words(term.text)}
+    marked -= {w for term in excluded for w in _words(term.text)}
+    return ParsedQuery(
+        groups=tuple(groups),
+        required=tuple(dict.fromkeys(required)),
+        exclude=tuple(dict.fromkeys(exclude)),
+        text=text,
+        terms=tuple(dict.fromkeys(term.typed for term in looked_for)),
+        highlights=tuple(sorted(marked, key=lambda w: (-len(w), w))),
+    )
+
+
+def query_groups(query: str) -> list[list[Form]]:
+    """The groups of :func:`parse_query`, as lists: every one must match."""
+    return [list(group) for group in parse_query(query).groups]
 
 
 def highlight_terms(query: str) -> list[str]:
-    """The strings to mark in a hit: the query's tokens, longest first."""
-    terms = {group[0] for group in query_groups(query)}
-    return sorted(terms, key=len, reverse=True)
+    """The strings to mark in a hit: the query's words (not those it excludes), longest first."""
+    return list(parse_query(query).highlights)
 
 
 def term_pattern(term: str) -> str:
@@ -239,6 +399,21 @@ def term_pattern(term: str) -> str:
         separator = f"[{re.escape(_UNIT_SEPARATORS)}每]"
         return separator.join(re.escape(p) for p in re.split("[/·]", term))
     return re.escape(term)
+
+
+def group_forms(group: Group) -> list[Form]:
+    """A group's forms as the stores match them: tokens lowercased, a phrase of one
+    token that token, repeats and empty ones left out."""
+    forms: list[Form] = []
+    for form in group:
+        if isinstance(form, str):
+            form = form.strip().lower()
+        elif isinstance(form, Phrase):
+            tokens = tuple(token.lower() for token in form.tokens)
+            form = Phrase(tokens) if len(tokens) > 1 else "".join(tokens)
+        if form and form not in forms:
+            forms.append(form)
+    return forms
 
 
 def token_weight(token: str) -> float:

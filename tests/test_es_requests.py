@@ -219,6 +219,81 @@ def test_keyword_body_tokens_lowercased_deduplicated_and_split_on_spaces():
     ]
 
 
+def test_a_phrase_is_a_match_phrase_of_its_tokens_boosted_in_context():
+    from indexer.tokenize import CONTEXT_WEIGHT, Phrase
+
+    group = [Phrase(("社区矫正", "社区", "矫正", "经费")), Phrase(("ctx:社区矫正", "ctx:经费"))]
+    should = req.keyword_search_body([group], Filters(), 10, [])["query"]["bool"]["must"][0]
+    assert should == {
+        "bool": {
+            "should": [
+                {"match_phrase": {"tokens": {"query": "社区矫正 社区 矫正 经费"}}},
+                {
+                    "match_phrase": {
+                        "tokens": {"query": "ctx:社区矫正 ctx:经费", "boost": CONTEXT_WEIGHT}
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+    # the analyser lowercases the indexed tokens; a phrase of one token is that token
+    one = req.keyword_search_body([[Phrase(("PDF", "X")), Phrase(("经费",))]], Filters(), 1, [])
+    assert one["query"]["bool"]["must"][0]["bool"]["should"] == [
+        {"match_phrase": {"tokens": {"query": "pdf x"}}},
+        {"term": {"tokens": "经费"}},
+    ]
+
+
+def test_an_alternative_of_several_words_is_a_bool_must_of_its_groups():
+    from indexer.tokenize import AllOf
+
+    group = ["走访", AllOf((("社区矫正", "ctx:社区矫正"), ("经费",)))]
+    should = req.keyword_search_body([group], Filters(), 10, [])["query"]["bool"]["must"][0]
+    assert should["bool"]["should"][1] == {
+        "bool": {
+            "must": [
+                {
+                    "bool": {
+                        "should": [
+                            {"term": {"tokens": "社区矫正"}},
+                            {"term": {"tokens": {"value": "ctx:社区矫正", "boost": 0.25}}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                },
+                {"bool": {"should": [{"term": {"tokens": "经费"}}], "minimum_should_match": 1}},
+            ]
+        }
+    }
+
+
+def test_excluded_groups_are_must_not_and_alone_browse_the_rest():
+    exclude = [["经费", "ctx:经费"], [" "]]
+    body = req.keyword_search_body(
+        [["社区矫正"]], Filters({"year": ("2021",)}), 10, ["kind"], exclude=exclude
+    )
+    query = body["query"]["bool"]
+    assert query["must_not"] == [
+        {
+            "bool": {
+                "should": [
+                    {"term": {"tokens": "经费"}},
+                    {"term": {"tokens": {"value": "ctx:经费", "boost": 0.25}}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    ]  # a group with nothing searchable in it excludes nothing
+    assert query["must"][0]["bool"]["should"] == [{"term": {"tokens": "社区矫正"}}]
+    assert query["filter"] == [{"terms": {"year": ["2021"]}}]
+    alone = req.keyword_search_body([], Filters(), 10, [], exclude=exclude)["query"]["bool"]
+    assert alone == {"must": [{"match_all": {}}], "must_not": query["must_not"]}
+    nothing = req.keyword_search_body([["x"]], Filters(), 1, [], exclude=[[""]])
+    assert "must_not" not in nothing["query"]["bool"]
+    json.dumps(body, ensure_ascii=False)
+
+
 def test_keyword_body_facets_become_terms_aggs_of_the_schema_size():
     body = req.keyword_search_body([["x"]], Filters(), 10, ["province", "county", "department"])
     aggs = body["aggs"]

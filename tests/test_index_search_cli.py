@@ -110,6 +110,57 @@ def test_semantic_mode_finds_paraphrases(env: dict, capsys: pytest.CaptureFixtur
     assert keyword["total"] == 0  # no passage has these words: only meaning finds them
 
 
+def ids_of(result: dict) -> set[str]:
+    return {hit["id"] for hit in result["hits"]}
+
+
+def test_an_exclusion_holds_in_every_mode(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """社区矫正 -经费: no mode returns a passage that 经费 alone finds; totals and facet
+    counts are over what is kept; the encoder never hears of 经费."""
+    from indexer.store.base import Filters
+    from indexer.tokenize import query_groups
+
+    store = env["store"]
+    opened = EmbeddedStore(store, create=False)
+    excluded = {pid for pid, _ in opened.keyword(query_groups("经费"), Filters(), 10_000, []).hits}
+    opened.close()
+    assert len(excluded) > 100
+    kept = {}
+    for mode in ("keyword", "semantic", "hybrid"):
+        result = search(capsys, store, "社区矫正 -经费", "--mode", mode, "--size", "100")
+        kept[mode] = ids_of(result)
+        assert result["total"] == len(kept[mode]) > 0, mode  # all of it on one page
+        assert not kept[mode] & excluded, mode
+        assert sum(f["count"] for f in result["facets"]["kind"]) == result["total"]
+        assert not any("<mark>经费" in hit["highlight"] for hit in result["hits"])
+    assert kept["hybrid"] == kept["keyword"] | kept["semantic"]
+    unqualified = search(capsys, store, "社区矫正", "--mode", "semantic", "--size", "100")
+    assert kept["semantic"] < ids_of(unqualified)  # the same candidates, less the excluded
+
+
+def test_a_phrase_holds_in_every_mode(env: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """“社区矫正 经费”: semantic and hybrid hits are among the passages with the phrase."""
+    store = env["store"]
+    phrased = search(capsys, store, "“社区矫正 经费”", "--mode", "keyword", "--size", "100")
+    loose = search(capsys, store, "社区矫正 经费", "--mode", "keyword", "--size", "100")
+    assert 0 < phrased["total"] < loose["total"]
+    for mode in ("semantic", "hybrid"):
+        result = search(capsys, store, "“社区矫正 经费”", "--mode", mode, "--size", "100")
+        assert ids_of(result) <= ids_of(phrased) and result["total"] == len(ids_of(result)) > 0
+
+
+def test_a_query_of_exclusions_alone_browses_the_rest(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After ``--`` (argparse reads a lone ``-经费`` as an option), in any mode."""
+    store = env["store"]
+    excluded = search(capsys, store, "经费", "--mode", "keyword", "--size", "1")["total"]
+    assert main(["search", "--json", "--store", str(store), "--", "-经费"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["total"] == CORPUS_PASSAGES - excluded and result["mode"] == "hybrid"
+    assert result["expansions"] == [] and "经费" not in result["hits"][0]["text"]
+
+
 def test_plain_output_lists_hits_and_glossary_terms(
     env: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:

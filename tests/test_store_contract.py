@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from indexer.store.base import EncodedFiling, FilingRecord, Filters, Store, StoreError
+from indexer.tokenize import AllOf, Phrase
 
 DIMS = 384
 FACETS = ["province", "city", "county", "year", "kind", "level2"]
@@ -100,11 +101,23 @@ def all_passages(data) -> list[dict]:
     return [p for _, passages, _ in data for p in passages]
 
 
-def ref_match(data, groups: list[list[str]], filters: Filters) -> list[dict]:
+def ref_form(form, tokens: list[str]) -> bool:
+    """A token anywhere, a phrase's tokens side by side in order, or every group of an AllOf."""
+    if isinstance(form, Phrase):
+        n = len(form.tokens)
+        return any(tuple(tokens[i : i + n]) == form.tokens for i in range(len(tokens)))
+    if isinstance(form, AllOf):
+        return all(any(ref_form(f, tokens) for f in group) for group in form.groups)
+    return form in tokens
+
+
+def ref_match(data, groups: list, filters: Filters, exclude: list = ()) -> list[dict]:
     matched = []
     for p in all_passages(data):
-        tokens = set(p["tokens"].split())
-        if all(tokens & set(group) for group in groups) and filters.matches(p):
+        tokens = p["tokens"].split()
+        found = [any(ref_form(form, tokens) for form in group) for group in groups]
+        excluded = [any(ref_form(form, tokens) for form in group) for group in exclude]
+        if all(found) and not any(excluded) and filters.matches(p):
             matched.append(p)
     return matched
 
@@ -303,6 +316,85 @@ def test_every_page_is_a_slice_of_one_order(store, data, groups, terms):
     assert order == sorted(order)  # ties in id order, as on every store
     for size in range(1, everything.total + 1):
         assert ids(store.keyword(groups, Filters(terms), size, []).hits) == order[:size]
+
+
+# -- query operators: exclusions, phrases, alternatives of several words ----------------
+
+
+@pytest.mark.parametrize(
+    ("groups", "exclude"),
+    [
+        ([["社区"]], [["宣传教育"]]),
+        ([["社区", "安置"]], [["培训"], ["补助", "案件"]]),  # any excluded group excludes
+        ([], [["经费"]]),  # exclusions alone: browse the rest
+        ([], [["经费"], ["社区"], ["矫正"]]),
+        ([["社区"]], [[AllOf((("宣传教育",), ("法律援助",)))]]),  # only where both words are
+        ([["社区"]], [["没有这个词"]]),
+    ],
+)
+def test_keyword_leaves_out_what_an_excluded_group_matches(filled, data, groups, exclude):
+    for filters in (Filters(), Filters({"province": ("河北省",)})):
+        expected = ref_match(data, groups, filters, exclude)
+        result = filled.keyword(groups, filters, size=100, facets=FACETS, exclude=exclude)
+        assert result.total == len(expected), (groups, exclude, filters)
+        assert sorted(ids(result.hits)) == sorted(p["id"] for p in expected)
+        for field in FACETS:  # facets count the kept set
+            assert result.facets[field] == ref_facets(expected, field), field
+    if exclude != [["没有这个词"]]:  # the others leave something out, not everything
+        kept = ref_match(data, groups, Filters(), exclude)
+        assert 0 < len(kept) < len(ref_match(data, groups, Filters()))
+
+
+def test_exclusions_alone_browse_the_rest_in_id_order(filled, data):
+    result = filled.keyword([], Filters(), size=100, facets=[], exclude=[["经费"]])
+    assert ids(result.hits) == sorted(p["id"] for p in ref_match(data, [], Filters(), [["经费"]]))
+
+
+PHRASED = [  # tokens of passages with the same words in several orders
+    "社区 矫正 经费",
+    "矫正 社区 经费",
+    "社区 经费 矫正",
+    "经费 社区 矫正 培训",
+    "培训 ctx:社区 ctx:矫正",
+    "社区矫正 社区 矫正",
+]
+
+
+@pytest.fixture
+def phrased(store, data):
+    record, passages, vectors = data[0]
+    written = [
+        {**p, "text": tokens.replace(" ", ""), "tokens": tokens}
+        for p, tokens in zip(passages, PHRASED, strict=False)
+    ]
+    store.write_filing(record, written, vectors[: len(written)])
+    return store, [(record, written, vectors[: len(written)])]
+
+
+@pytest.mark.parametrize(
+    ("group", "found"),
+    [
+        ([Phrase(("社区", "矫正"))], [0, 3, 5]),
+        ([Phrase(("社区", "矫正", "经费"))], [0]),
+        ([Phrase(("矫正", "社区"))], [1]),
+        ([Phrase(("经费", "矫正"))], [2]),
+        ([Phrase(("ctx:社区", "ctx:矫正"))], [4]),
+        ([Phrase(("社区", "矫正")), Phrase(("ctx:社区", "ctx:矫正"))], [0, 3, 4, 5]),
+        ([Phrase(("经费",))], [0, 1, 2, 3]),  # a phrase of one token is the token
+        ([Phrase(("培训", "社区"))], []),  # context tokens are not the passage's own
+        ([AllOf(((Phrase(("社区", "矫正")),), ("培训",)))], [3]),
+        ([AllOf((("社区",), ("经费",))), "培训"], [0, 1, 2, 3, 4]),
+    ],
+)
+def test_a_phrase_needs_its_tokens_side_by_side_in_order(phrased, group, found):
+    store, written = phrased
+    expected = ref_match(written, [group], Filters())
+    assert [p["id"] for p in expected] == [written[0][1][i]["id"] for i in found]
+    result = store.keyword([group], Filters(), size=100, facets=["kind"])
+    assert sorted(ids(result.hits)) == sorted(p["id"] for p in expected)
+    assert result.total == len(expected)
+    excluded = store.keyword([], Filters(), size=100, facets=[], exclude=[group])
+    assert excluded.total == len(PHRASED) - len(expected)
 
 
 def test_knn_nearest_first(filled, data):

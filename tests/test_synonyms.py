@@ -62,7 +62,7 @@ class RecordingEmbedder:
 class EmptyStore:
     """A store with nothing in it: the searcher's own behaviour is what is tested."""
 
-    def keyword(self, groups, filters, size, facets):  # noqa: ANN001, ANN201
+    def keyword(self, groups, filters, size, facets, exclude=()):  # noqa: ANN001, ANN201
         return KeywordResult([], 0, {})
 
     def knn(self, vector, filters: Filters, k: int):  # noqa: ANN001, ANN201

@@ -639,6 +639,34 @@ def test_pages_put_together_are_the_export(client: FlaskClient, mode: str) -> No
     assert len(paged) == first["total"]
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_operators_hold_in_the_api_and_the_exports(client: FlaskClient, mode: str) -> None:
+    """The exports rank the whole match set their own way (webapp/ranking.py): they too
+    leave out excluded words and passages without a quoted phrase, in every mode."""
+    for query in ("社区矫正 -经费", "“社区矫正 经费” OR 安置帮教"):
+        result = api(client, q=query, mode=mode, size=100)
+        exported = json.loads(
+            client.get("/export/search.json", query_string={"q": query, "mode": mode}).data
+        )
+        assert [h["id"] for h in exported["hits"]] == [h["id"] for h in result["hits"]]
+        assert exported["total"] == result["total"] == len(result["hits"]) > 0
+    excluded = api(client, q="社区矫正 -经费", mode=mode, size=100)["hits"]
+    assert not any("经费" in hit["text"] for hit in excluded)
+    rest = api(client, q="-经费", mode=mode)
+    assert rest["total"] == CORPUS_PASSAGES - api(client, q="经费", mode="keyword")["total"]
+
+
+def test_the_search_box_and_the_api_page_explain_the_operators(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert 'aria-describedby="q-help"' in html
+    help_text = re.search(r'<p class="search-help muted" id="q-help">(.*?)</p>', html, re.S)
+    assert help_text and all(op in help_text.group(1) for op in ("-经费", "OR", "“…”", "「…」"))
+    page = client.get("/api").get_data(as_text=True)
+    assert "检索语法" in page and "-经费" in page
+    (q,) = [p for p in document()["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q"]
+    assert "-word" in q["description"] and "OR" in q["description"]
+
+
 def test_export_of_everything_is_more_than_a_page(client: FlaskClient) -> None:
     rows = csv_rows(client.get("/export/search.csv").data)
     assert len(rows) == CORPUS_PASSAGES > 100

@@ -386,7 +386,7 @@ def suggestions(portal: Portal, request: SearchRequest, limit: int = 6) -> list[
         options.append(("清除全部筛选", replace(request, filters=Filters())))
     if request.mode == "keyword" and request.query:
         options.append(("改用综合检索", replace(request, mode="hybrid")))
-    words = request.query.split()
+    words = request.parsed.terms  # what it looks for: not its exclusions or operators
     if len(words) > 1:
         for word in words[:3]:
             options.append((f"只搜「{word}」", replace(request, query=word)))

@@ -149,7 +149,12 @@ def search_parameters() -> list[dict[str, Any]]:
         {
             "name": "q",
             "in": "query",
-            "description": "the query; empty browses by filters",
+            "description": (
+                'the query: every word must match; `"…"` (or `“…”`, `「…」`) needs the '
+                "words in that order, `-word` leaves out passages with the word (in every "
+                "mode), `A OR B` (or `A | B`) takes either; empty, or exclusions alone, "
+                "browses by filters"
+            ),
             "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
         },
         {

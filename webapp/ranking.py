@@ -16,12 +16,12 @@ import numpy as np
 
 from indexer.search import (
     SearchRequest,
+    admitted,
     fuse,
     hit_from_passage,  # the one hit shape of the contract
     nearest,
     query_text,
 )
-from indexer.tokenize import highlight_terms, query_groups
 from webapp.portal import Portal
 
 CHUNK = 200
@@ -41,19 +41,22 @@ class Ranking:
 
 def rank_all(portal: Portal, request: SearchRequest, limit: int) -> Ranking:
     """At most ``limit`` matches of ``request`` (page and size ignored), best first."""
-    groups = query_groups(request.query)
-    mode = request.mode if request.query else "keyword"
+    query = request.parsed
+    mode = request.mode if query.text else "keyword"
     keyword_ids: list[str] = []
     keyword_total = 0
-    if mode in ("keyword", "hybrid") and (groups or not request.query):
-        result = portal.call("keyword", groups, request.filters, limit, [])
+    if mode in ("keyword", "hybrid") and (query.groups or not query.text):
+        result = portal.call("keyword", query.groups, request.filters, limit, [], query.exclude)
         keyword_ids = [pid for pid, _ in result.hits]
         keyword_total = result.total
     semantic_ids: list[str] = []
-    if mode in ("semantic", "hybrid") and request.query:
+    if mode in ("semantic", "hybrid") and query.text:
         text = query_text(request.query)
         vector = np.asarray(portal.embedder.encode_query(text), dtype=np.float32)
         semantic_ids = [pid for pid, _ in portal.call(nearest, vector, request.filters)]
+        if query.binds_semantic:  # quoted phrases and exclusions hold in every mode
+            passages = portal.call("get_passages", semantic_ids)
+            semantic_ids = [passage["id"] for passage in admitted(passages, query)]
     ranked = fuse(mode, keyword_ids, semantic_ids)
     # when the keyword list was capped, semantic ids outside it may be keyword matches
     # too: the total is then at least the keyword total
@@ -64,7 +67,7 @@ def rank_all(portal: Portal, request: SearchRequest, limit: int) -> Ranking:
 
 def iter_hits(portal: Portal, request: SearchRequest, ranking: Ranking) -> Iterator[dict]:
     """The hits of ``ranking`` in the ``jixiao search --json`` shape, fetched in chunks."""
-    terms = highlight_terms(request.query)
+    terms = list(request.parsed.highlights)
     for start in range(0, len(ranking.ranked), CHUNK):
         chunk = ranking.ranked[start : start + CHUNK]
         passages = {p["id"]: p for p in portal.call("get_passages", [pid for pid, _ in chunk])}

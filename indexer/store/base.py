@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from indexer.tokenize import Group
 
 
 class StoreError(Exception):
@@ -106,11 +109,19 @@ class Store(ABC):
 
     @abstractmethod
     def keyword(
-        self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
+        self,
+        groups: Sequence[Group],
+        filters: Filters,
+        size: int,
+        facets: list[str],
+        exclude: Sequence[Group] = (),
     ) -> KeywordResult:
-        """Passages whose tokens match every group (any token of a group), filtered.
+        """Passages whose tokens match every group (any form of a group), filtered,
+        less those matching any group of ``exclude``.
 
-        An empty ``groups`` matches every passage (browsing by facets).
+        A form is a token, a :class:`~indexer.tokenize.Phrase` (its tokens at
+        consecutive positions) or an :class:`~indexer.tokenize.AllOf` (every group of
+        it). An empty ``groups`` matches every passage (browsing by facets).
         """
 
     @abstractmethod

@@ -46,6 +46,7 @@ from indexer.store.base import (
     Store,
     StoreError,
 )
+from indexer.tokenize import Group
 
 DEFAULT_INDEX = "jixiao-passages"
 #: Passages per ``_bulk`` request: ~4 kB of vector JSON each, so a few MB a request.
@@ -438,10 +439,16 @@ class ElasticStore(Store):
                 raise
 
     def keyword(
-        self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
+        self,
+        groups: Sequence[Group],
+        filters: Filters,
+        size: int,
+        facets: list[str],
+        exclude: Sequence[Group] = (),
     ) -> KeywordResult:
-        """BM25 over the jieba tokens: every group matches, filtered, with facet counts."""
-        body = req.keyword_search_body(groups, filters, size, facets)
+        """BM25 over the jieba tokens: every group matches and no excluded one, filtered,
+        with facet counts."""
+        body = req.keyword_search_body(groups, filters, size, facets, exclude=exclude)
         resp = self._search(body, "search")
         if resp is None:
             return KeywordResult(hits=[], total=0, facets={name: [] for name in facets})
@@ -473,15 +480,16 @@ class ElasticStore(Store):
 
     def keyword_and_knn(
         self,
-        groups: list[list[str]],
+        groups: Sequence[Group],
         vector: np.ndarray,
         filters: Filters,
         size: int,
         k: int,
         facets: list[str],
+        exclude: Sequence[Group] = (),
     ) -> tuple[KeywordResult, list[tuple[str, float]]]:
         """``keyword`` and ``knn`` in one ``_msearch`` round trip (for hybrid search)."""
-        bodies = [req.keyword_search_body(groups, filters, size, facets)]
+        bodies = [req.keyword_search_body(groups, filters, size, facets, exclude=exclude)]
         if k >= 1:
             bodies.append(req.knn_search_body(vector, filters, k))
         if not self._exists():

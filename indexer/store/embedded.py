@@ -22,7 +22,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +34,9 @@ from indexer.store.fsutil import read_json
 from indexer.store.records import FILE_NAME, Records
 from indexer.store.textindex import DamagedIndex, TextIndex, exact_fields
 from indexer.store.vectorindex import VectorIndex
+
+if TYPE_CHECKING:
+    from indexer.tokenize import Group
 
 LOCK_FILE = "write.lock"
 # Test hook: seconds to sleep between the SQLite commit and the tantivy commit, so a
@@ -310,11 +315,16 @@ class EmbeddedStore(Store):
     # -- reading ---------------------------------------------------------------------
 
     def keyword(
-        self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
+        self,
+        groups: Sequence[Group],
+        filters: Filters,
+        size: int,
+        facets: list[str],
+        exclude: Sequence[Group] = (),
     ) -> KeywordResult:
         with self._mutex:
             self._commit_text()  # a writer sees its own writes
-            return self.text.keyword(groups, filters, size, facets)
+            return self.text.keyword(groups, filters, size, facets, exclude)
 
     def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
         with self._mutex:

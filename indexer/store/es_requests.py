@@ -32,7 +32,7 @@ import numpy as np
 
 from indexer import schema
 from indexer.store.base import FilingRecord, Filters, KeywordResult
-from indexer.tokenize import token_weight
+from indexer.tokenize import AllOf, Form, Phrase, group_forms, token_weight
 
 FILINGS_MAPPING_PATH = Path(schema.MAPPING_PATH).with_name("filings.json")
 
@@ -194,12 +194,34 @@ def _token_query(token: str) -> dict:
     return {"bool": query}
 
 
-def _group_query(group: Sequence[str]) -> dict | None:
-    """Any token of the group (``should`` with minimum_should_match 1); None if it has none."""
-    tokens = list(dict.fromkeys(t.strip().lower() for t in group if t and t.strip()))
-    if not tokens:
+def _phrase_query(phrase: Phrase) -> dict:
+    """The phrase's tokens at consecutive positions of ``tokens``.
+
+    ``match_phrase`` reads its text with the field's analyser (whitespace, lowercase),
+    which gives the tokens back one per position, as they were indexed.
+    """
+    query: dict[str, Any] = {"query": " ".join(phrase.tokens)}
+    weight = token_weight(phrase.tokens[0])
+    if weight != 1.0:
+        query["boost"] = weight
+    return {"match_phrase": {"tokens": query}}
+
+
+def _form_query(form: Form) -> dict:
+    """A token, a phrase, or groups that must all match (one alternative of an OR)."""
+    if isinstance(form, AllOf):
+        return {"bool": {"must": [q for q in map(_group_query, form.groups) if q is not None]}}
+    if isinstance(form, Phrase):
+        return _phrase_query(form)
+    return _token_query(form)
+
+
+def _group_query(group: Sequence[Form]) -> dict | None:
+    """Any form of the group (``should`` with minimum_should_match 1); None if it has none."""
+    forms = group_forms(group)
+    if not forms:
         return None
-    return {"bool": {"should": [_token_query(t) for t in tokens], "minimum_should_match": 1}}
+    return {"bool": {"should": [_form_query(f) for f in forms], "minimum_should_match": 1}}
 
 
 def facet_aggs(facets: Sequence[str], facet_size: int = schema.FACET_SIZE) -> dict:
@@ -220,15 +242,18 @@ def facet_aggs(facets: Sequence[str], facet_size: int = schema.FACET_SIZE) -> di
 
 
 def keyword_search_body(
-    groups: Sequence[Sequence[str]],
+    groups: Sequence[Sequence[Form]],
     filters: Filters,
     size: int,
     facets: Sequence[str],
     facet_size: int = schema.FACET_SIZE,
+    exclude: Sequence[Sequence[Form]] = (),
 ) -> dict:
-    """BM25 search: every group must match (any token of it), filtered, with facet counts.
+    """BM25 search: every group must match (any form of it), none of ``exclude`` may,
+    filtered, with facet counts.
 
-    No groups (or only empty ones) match every passage, for browsing by facets.
+    No groups (or only empty ones) match every passage, for browsing by facets
+    (less the excluded ones).
     Facet counts are aggregations over the whole filtered match set, and
     ``track_total_hits`` makes ``total`` exact instead of capped at 10,000.
     ``size`` is capped at ``index.max_result_window`` (see
@@ -240,6 +265,9 @@ def keyword_search_body(
     clauses = filters_clause(filters)
     if clauses:
         query["filter"] = clauses
+    must_not = [q for q in (_group_query(g) for g in exclude) if q is not None]
+    if must_not:
+        query["must_not"] = must_not
     body: dict[str, Any] = {
         "query": {"bool": query},
         "size": max(0, min(size, MAX_RESULT_WINDOW)),

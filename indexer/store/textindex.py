@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import tantivy
 from indexer import schema
 from indexer.store.base import Filters, KeywordResult, StoreError
 from indexer.store.fsutil import read_json, write_json_atomic
-from indexer.tokenize import token_weight
+from indexer.tokenize import AllOf, Form, Group, Phrase, group_forms, token_weight
 
 STATE_FILE = "jixiao-state.json"
 ANALYZER = "jieba_tokens"  # same name and behaviour as the Elasticsearch analyzer
@@ -168,17 +168,14 @@ class TextIndex:
         return None if state is None else state.get("generation")
 
     def keyword(
-        self, groups: list[list[str]], filters: Filters, size: int, facets: list[str]
+        self,
+        groups: Sequence[Group],
+        filters: Filters,
+        size: int,
+        facets: list[str],
+        exclude: Sequence[Group] = (),
     ) -> KeywordResult:
-        clauses = []
-        for group in groups:
-            terms = [t.lower() for t in group if t and t.strip()]
-            if not terms:
-                continue
-            alternatives = [
-                (tantivy.Occur.Should, self._token_query(t)) for t in dict.fromkeys(terms)
-            ]
-            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(alternatives)))
+        clauses = [(tantivy.Occur.Must, q) for q in map(self._group_query, groups) if q]
         ranked = bool(clauses)  # words to score by; filters alone only select
         for name, values in filters.terms.items():
             if name not in self.fields:
@@ -186,6 +183,11 @@ class TextIndex:
             # score 0: filters select, they do not rank (like Elasticsearch's filter context)
             match = tantivy.Query.term_set_query(self.schema, name, [str(v) for v in values])
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(match, 0.0)))
+        excluded = [(tantivy.Occur.MustNot, q) for q in map(self._group_query, exclude) if q]
+        if excluded and not clauses:
+            # exclusions alone browse the rest (in tantivy must-not alone matches nothing)
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        clauses += excluded
         # no clauses: browsing everything
         query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
         # pick up commits from other processes too (cheap: ~0.1 ms when nothing changed)
@@ -217,9 +219,25 @@ class TextIndex:
             counts.setdefault(name, [])
         return KeywordResult(hits=hits, total=total, facets=counts)
 
-    def _token_query(self, token: str) -> tantivy.Query:
-        query = tantivy.Query.term_query(self.schema, "tokens", token)
-        weight = token_weight(token)
+    def _group_query(self, group: Group) -> tantivy.Query | None:
+        """Any form of the group; None when it has none."""
+        forms = group_forms(group)
+        if not forms:
+            return None
+        alternatives = [(tantivy.Occur.Should, self._form_query(form)) for form in forms]
+        return tantivy.Query.boolean_query(alternatives)
+
+    def _form_query(self, form: Form) -> tantivy.Query:
+        """A token, a phrase (its tokens at consecutive positions) or groups that all match."""
+        if isinstance(form, AllOf):
+            parts = [(tantivy.Occur.Must, q) for q in map(self._group_query, form.groups) if q]
+            return tantivy.Query.boolean_query(parts)
+        if isinstance(form, Phrase):
+            query = tantivy.Query.phrase_query(self.schema, "tokens", list(form.tokens))
+            weight = token_weight(form.tokens[0])
+        else:
+            query = tantivy.Query.term_query(self.schema, "tokens", form)
+            weight = token_weight(form)
         return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
 
     def num_docs(self) -> int:
