@@ -352,12 +352,6 @@ def test_knn_body_limits():
         req.knn_search_body(vector[:10], Filters(), 5)
 
 
-def test_msearch_lines_alternate_header_and_body():
-    kw = req.keyword_search_body([["x"]], Filters(), 10, ["kind"])
-    kn = req.knn_search_body(unit_vector(3), Filters(), 10)
-    assert req.msearch_lines("jx", [kw, kn]) == [{"index": "jx"}, kw, {"index": "jx"}, kn]
-
-
 def test_delete_bodies():
     assert req.delete_by_doc_body("d1") == {"query": {"term": {"doc_id": "d1"}}}
     assert req.stale_passages_body("d1", ["a", "b"]) == {
@@ -640,7 +634,7 @@ def test_bulk_errors_and_response_error():
     }  # fmt: skip
     (message,) = req.bulk_errors(failed)
     assert message.startswith("2: strict_dynamic_mapping_exception: [1:10] mapping set to strict")
-    msearch_item = {
+    error_body = {
         "error": {
             "root_cause": [{"type": "index_not_found_exception", "reason": "no such index [jx]"}],
             "type": "index_not_found_exception",
@@ -648,7 +642,7 @@ def test_bulk_errors_and_response_error():
         },
         "status": 404,
     }
-    assert req.response_error(msearch_item) == "index_not_found_exception: no such index [jx]"
+    assert req.response_error(error_body) == "index_not_found_exception: no such index [jx]"
     assert req.response_error(KEYWORD_RESPONSE) is None
 
 

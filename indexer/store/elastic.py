@@ -478,32 +478,6 @@ class ElasticStore(Store):
         resp = self._search(req.knn_search_body(vector, filters, k), "run a vector search")
         return [] if resp is None else req.parse_knn_response(resp)
 
-    def keyword_and_knn(
-        self,
-        groups: Sequence[Group],
-        vector: np.ndarray,
-        filters: Filters,
-        size: int,
-        k: int,
-        facets: list[str],
-        exclude: Sequence[Group] = (),
-    ) -> tuple[KeywordResult, list[tuple[str, float]]]:
-        """``keyword`` and ``knn`` in one ``_msearch`` round trip (for hybrid search)."""
-        bodies = [req.keyword_search_body(groups, filters, size, facets, exclude=exclude)]
-        if k >= 1:
-            bodies.append(req.knn_search_body(vector, filters, k))
-        if not self._exists():
-            return KeywordResult(hits=[], total=0, facets={name: [] for name in facets}), []
-        with self._errors("search"):
-            resp = self._client.msearch(searches=req.msearch_lines(self.index, bodies))
-        items = resp.body["responses"]
-        for item in items:
-            error = req.response_error(item)
-            if error:
-                raise StoreError(f"Elasticsearch could not search: {error}")
-        keyword = self._deeper(bodies[0], items[0], size)
-        return keyword, (req.parse_knn_response(items[1]) if len(items) > 1 else [])
-
     def _search(self, body: dict, action: str, index: str | None = None) -> dict | None:
         """Run one search on ``index`` (the passages alias by default); None when it is missing."""
         with self._errors(action):

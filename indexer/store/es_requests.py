@@ -7,8 +7,8 @@ without a server; ``indexer/store/elastic.py`` only sends these bodies.
 Why the requests look the way they do (see ``shared/notes/research.md``):
 
 - Reciprocal rank fusion and the ``linear`` retriever need an Enterprise licence,
-  so the keyword and kNN searches are separate bodies (sent together through
-  ``_msearch`` when both are wanted) and are fused in Python above the store.
+  so the keyword and kNN searches are separate bodies, fused in Python above the
+  store.
 - ``tokens`` is analysed by whitespace + lowercase only; the caller has already
   segmented the text with jieba, so query tokens are sent as exact ``term``
   queries (lowercased here, as the analyser lowercased the indexed tokens).
@@ -333,19 +333,6 @@ def knn_search_body(
     return {"knn": knn, "size": k, "_source": False}
 
 
-def msearch_lines(index: str, bodies: Sequence[dict]) -> list[dict]:
-    """The ``_msearch`` request: a header line naming ``index`` before each body.
-
-    Sends the keyword and kNN searches in one round trip; the responses come back
-    in the same order.
-    """
-    lines: list[dict] = []
-    for body in bodies:
-        lines.append({"index": index})
-        lines.append(body)
-    return lines
-
-
 FILING_HASHES = ("doc_id", "content_hash")
 FILING_LOCATIONS = ("doc_id", "source", "filing.path")
 
@@ -621,7 +608,7 @@ def passages_mapping_update(current: Mapping) -> dict | None:
 
 
 def response_error(resp: Mapping) -> str | None:
-    """The error of one ``_msearch`` item (or any error body) as one line, else None."""
+    """The error of an Elasticsearch error body as one line, else None."""
     error = resp.get("error")
     if not error:
         return None
