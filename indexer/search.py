@@ -193,12 +193,20 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
+def query_expansions(query: ParsedQuery) -> list[str]:
+    """The glossary's official terms for the query's words, but none that holds a word
+    the query excludes (出狱 -刑满释放人员 must not look for 刑满释放人员)."""
+    return [term for term in expand(query.text) if not any(word in term for word in query.excluded)]
+
+
 def query_text(query: str, expansions: list[str] | None = None) -> str:
     """What the encoder sees for a query: its words without exclusions and operators
     (simplified, as for the keyword side), and the glossary's official terms for them
     (``expansions``, when the caller has already looked them up)."""
-    text = parse_query(query).text
-    return " ".join([text, *(expand(text) if expansions is None else expansions)])
+    parsed = parse_query(query)
+    return " ".join(
+        [parsed.text, *(query_expansions(parsed) if expansions is None else expansions)]
+    )
 
 
 def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
@@ -237,9 +245,7 @@ def nearest(store: Store, vector: np.ndarray, filters: Filters) -> list[tuple[st
     return sorted(kept, key=lambda hit: -hit[1])  # stable: ties keep the kNN's order
 
 
-def _rescored(
-    store: Store, vector: np.ndarray, found: list[tuple[str, float]]
-) -> dict[str, float]:
+def _rescored(store: Store, vector: np.ndarray, found: list[tuple[str, float]]) -> dict[str, float]:
     """Passage id → the best of its kNN similarity and its views' similarities."""
     scores: dict[str, float] = {}
     for pid, score in found:
@@ -308,7 +314,7 @@ class Searcher:
         keyword_ids: list[str] = []
         keyword_total = 0
         facet_counts: dict[str, Counter] = {f: Counter() for f in facets}
-        expansions = expand(query.text) if mode != "keyword" else []
+        expansions = query_expansions(query) if mode != "keyword" else []
         embedding = None
         if request.uses_vectors:
             embedding = _EMBED_POOL.submit(

@@ -256,6 +256,7 @@ class ParsedQuery:
     text: str  # what the encoder reads: the query without exclusions and operators
     terms: tuple[str, ...]  # the words and phrases it looks for, as typed (quotes kept)
     highlights: tuple[str, ...]  # what to mark in a hit, longest first
+    excluded: tuple[str, ...] = ()  # the words and phrases it excludes, without the "-"
 
     @property
     def binds_semantic(self) -> bool:
@@ -264,13 +265,14 @@ class ParsedQuery:
 
 
 # Operators. A leading "-" excludes (only at the start of a whitespace-separated term, so
-# 2021-2023 stays one term); "…", “…” and 「…」 quote a phrase; OR (upper case) or |
+# 2021-2023 stays one term; a full-width or typographic minus or dash, as an input method
+# types it, too); "…", “…” and 「…」 quote a phrase; OR (upper case) or |
 # between two terms makes them alternatives. Anything unbalanced is read literally.
 _OR = "OR"
 _QUOTES = ("ascii", "curly", "corner")  # the groups of _SYNTAX that hold a phrase
 _SYNTAX = re.compile(
     r"(?P<bar>[|｜])"
-    r'|(?P<minus>(?<!\S)-)?(?:"(?P<ascii>[^"]*)"|“(?P<curly>[^”]*)”|「(?P<corner>[^」]*)」'
+    r'|(?P<minus>(?<!\S)[-－−–—])?(?:"(?P<ascii>[^"]*)"|“(?P<curly>[^”]*)”|「(?P<corner>[^」]*)」'
     r'|(?P<word>[^\s"“「|｜]+|["“「]))'
 )
 
@@ -370,6 +372,7 @@ def parse_query(query: str) -> ParsedQuery:
         text=text,
         terms=tuple(dict.fromkeys(term.typed for term in looked_for)),
         highlights=tuple(sorted(marked, key=lambda w: (-len(w), w))),
+        excluded=tuple(dict.fromkeys(term.text for term in excluded)),
     )
 
 

@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 
 from indexer.passages import passage_tokens
-from indexer.search import MODES, Searcher, highlight, make_request, matches_groups
+from indexer.search import (
+    MODES,
+    Searcher,
+    highlight,
+    make_request,
+    matches_groups,
+    query_expansions,
+    query_text,
+)
 from indexer.store.base import FilingRecord, Filters
 from indexer.store.embedded import EmbeddedStore
 from indexer.tokenize import (
@@ -108,6 +116,24 @@ def test_a_minus_inside_a_term_or_alone_is_no_operator(query: str, looked_for: l
     parsed = parse_query(query)
     assert parsed.exclude == ()
     assert words(parsed.groups) == looked_for
+
+
+@pytest.mark.parametrize("minus", ["－", "−", "–", "—"])
+def test_a_minus_as_an_input_method_types_it_excludes_too(minus: str) -> None:
+    """QA: 经费 －培训 looked for 培训 (full-width ＯＲ and ｜ were read, the minus not)."""
+    assert parse_query(f"经费 {minus}培训") == parse_query("经费 -培训")
+    assert parse_query(f"2021{minus}2023").exclude == ()
+
+
+def test_the_glossary_never_adds_a_word_the_query_excludes() -> None:
+    """QA: 出狱 -刑满释放人员 still sent 刑满释放人员 to the encoder as an expansion."""
+    assert "刑满释放人员" in query_expansions(parse_query("出狱"))
+    parsed = parse_query("出狱 -刑满释放人员")
+    assert "刑满释放人员" not in query_expansions(parsed)
+    assert "刑满释放人员" not in query_text("出狱 -刑满释放人员")
+    assert query_expansions(parsed) == [
+        t for t in query_expansions(parse_query("出狱")) if "刑满释放人员" not in t
+    ]
 
 
 def test_a_query_of_exclusions_alone_has_nothing_to_look_for_or_embed() -> None:

@@ -665,6 +665,24 @@ def test_the_search_box_and_the_api_page_explain_the_operators(client: FlaskClie
     assert "检索语法" in page and "-经费" in page
     (q,) = [p for p in document()["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q"]
     assert "-word" in q["description"] and "OR" in q["description"]
+    # QA: the help said every word must match in every mode; only keyword search does
+    assert "关键词检索要求" in help_text.group(1) and "keyword mode" in q["description"]
+
+
+@pytest.mark.parametrize(
+    ("query", "mode", "hint"),
+    [
+        ("满意度 -满意", "hybrid", "排除词"),
+        ('"社区矫正 培训"', "keyword", "排除词"),
+    ],
+)
+def test_an_empty_result_hints_at_what_emptied_it(
+    client: FlaskClient, query: str, mode: str, hint: str
+) -> None:
+    """QA: with an exclusion or quotes to blame, the hint said to switch modes, which
+    cannot help (operators hold in every mode)."""
+    html = client.get("/", query_string={"q": query, "mode": mode}).get_data(as_text=True)
+    assert "没有找到匹配的结果" in html and hint in html
 
 
 def test_export_of_everything_is_more_than_a_page(client: FlaskClient) -> None:

@@ -150,10 +150,11 @@ def search_parameters() -> list[dict[str, Any]]:
             "name": "q",
             "in": "query",
             "description": (
-                'the query: every word must match; `"…"` (or `“…”`, `「…」`) needs the '
-                "words in that order, `-word` leaves out passages with the word (in every "
-                "mode), `A OR B` (or `A | B`) takes either; empty, or exclusions alone, "
-                "browses by filters"
+                "the query: in keyword mode every word must match (hybrid and semantic "
+                "rank by relevance and need not contain every word); in every mode "
+                '`"…"` (or `“…”`, `「…」`) needs the words in that order, `-word` leaves '
+                "out passages with the word, `A OR B` (or `A | B`) takes either; empty, "
+                "or exclusions alone, browses by filters"
             ),
             "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
         },
