@@ -1147,6 +1147,38 @@ def test_compare_groups_units_that_mean_the_same_in_one_scale() -> None:
         assert [r.value for r in ordered.rows] == ["≤350元/人", "≤400元/人", "0.25万元/人"]
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("low", ["≥500元", "≥3千元", "≥0.8万元", "≥1.2亿元"]),
+        ("-low", ["≥1.2亿元", "≥0.8万元", "≥3千元", "≥500元"]),
+        ("high", ["≤500元", "≤3千元", "≤0.8万元", "≤1.2亿元"]),
+        ("-high", ["≤1.2亿元", "≤0.8万元", "≤3千元", "≤500元"]),
+    ],
+)
+def test_compare_sorts_bounds_by_their_comparable_values(sort: str, expected: list[str]) -> None:
+    op, symbol = (">=", "≥") if sort.endswith("low") else ("<=", "≤")
+    rows = [
+        _cost(f"{symbol}{n:g}{unit}", op, n, unit)
+        for n, unit in ((1.2, "亿元"), (3, "千元"), (500, "元"), (0.8, "万元"))
+    ]
+    (group,) = table(rows, sort)
+    assert [r.value for r in group.rows] == expected
+
+
+@pytest.mark.parametrize("sort", ["low", "-low", "high", "-high"])
+def test_compare_exports_sort_bounds_by_their_comparable_values(
+    client: FlaskClient, sort: str
+) -> None:
+    query = {"q": "成本指标", "mode": "keyword", "sort": sort}
+    rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+    bound = sort.removeprefix("-")
+    in_yuan = [r for r in rows if r["unit_comparable"] == "元" and r[bound] is not None]
+    assert {r["unit"] for r in in_yuan} >= {"元", "万元"}
+    values = [r[f"{bound}_comparable"] for r in in_yuan]
+    assert values == sorted(values, reverse=sort.startswith("-"))
+
+
 def test_compare_puts_amounts_in_wan_yuan_and_yuan_in_one_group(client: FlaskClient) -> None:
     query = {"q": "成本指标", "mode": "keyword"}
     rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]

@@ -36,6 +36,12 @@ COLUMNS = (
     ("unit", "单位"),
 )
 SORT_KEYS = tuple(key for key, _ in COLUMNS) + ("number",)
+# numeric columns sort by their values in the group's comparable unit: 1.2亿元 after 3千元
+COMPARABLE_SORT_KEYS = {
+    "number": "number_comparable",
+    "low": "low_comparable",
+    "high": "high_comparable",
+}
 # the page's table: the columns above, then the number in the group's comparable unit
 TABLE_COLUMNS = COLUMNS + (("number", "可比值"),)
 # what the exports add after the table's columns (appended, so older readers keep working)
@@ -176,10 +182,11 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
     present = [r for r in rows if value(r) not in (None, "")]
     missing = [r for r in rows if value(r) in (None, "")]
     sign = -1 if descending else 1
-    if name == "number":
+    if name in COMPARABLE_SORT_KEYS:
         # numbers compare within a group only: 98 % and 350 元 are not one scale; within
         # one, 0.3万元 is 3000 元
-        present.sort(key=lambda r: (r.group, sign * r.number_comparable, r.region, r.year or 0))  # type: ignore[operator]
+        comparable = COMPARABLE_SORT_KEYS[name]
+        present.sort(key=lambda r: (r.group, sign * getattr(r, comparable), r.region, r.year or 0))
     elif name == "value":
         # targets as written sort by the number they state (≤2 before ≤16.5; 0.3万元
         # after 2500元), then the ones stating none by their text
