@@ -1113,6 +1113,22 @@ def test_compare_sorts_targets_by_the_number_they_state() -> None:
     assert [r.value for r in sort_rows(rows, "-value")][:2] == ["≤183.59", "≤20"]
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "unit", "number", "comparable"),
+    [
+        (0.29, 0.57, "万元", 0.43, 4300),
+        (1.1, 1.3, "千元", 1.2, 1200),
+        (0.1, 0.2, "%", 0.15, 0.15),
+    ],
+)
+def test_a_range_s_middle_has_no_float_noise(
+    low: float, high: float, unit: str, number: float, comparable: float
+) -> None:
+    row = Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", "v", "range", low, high, unit)
+    assert (row.number, row.number_comparable) == (number, comparable)
+    assert str(row.number) == str(number)  # what the exports write
+
+
 def _cost(value: str, op: str, number: float, unit: str) -> Row:
     low, high = (None, number) if op == "<=" else (number, number)
     return Row("i", "d", "河北省", 2021, "f", "p", "成本指标", "n", value, op, low, high, unit)

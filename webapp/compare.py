@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from indexer.units import Comparable, comparable_unit, scaled
+from indexer.units import Comparable, comparable_unit, denoised, scaled
 
 COLUMNS = (
     ("region", "地区"),
@@ -91,7 +91,7 @@ class Row:
         if self.op in ("<=", "<"):
             return self.high
         if self.op == "range" and self.low is not None and self.high is not None:
-            return (self.low + self.high) / 2
+            return denoised((self.low + self.high) / 2)
         return None
 
     @cached_property
