@@ -24,7 +24,7 @@ from indexer.search import Searcher, make_request, parse_filters
 from indexer.store.base import StoreError
 from indexer.store.embedded import EmbeddedStore
 from webapp import create_app
-from webapp.compare import Row, group_by_unit, nice_ticks, sort_rows, table
+from webapp.compare import Row, group_by_unit, make_chart, nice_ticks, sort_rows, table, tick_label
 from webapp.filing import mime_type
 from webapp.openapi import document
 
@@ -1090,6 +1090,31 @@ def test_unit_groups_and_numbers() -> None:
     assert nice_ticks(0.5, 0.5)[0] == 0 and nice_ticks(0.5, 0.5)[-1] >= 0.5
     assert nice_ticks(-3, -3)[-1] == 0
     assert nice_ticks(98, 98) == [0, 25, 50, 75, 100]  # a percentage ends at 100, not 200
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (0, "0"),
+        (0.25, "0.25"),
+        (2500, "2500"),
+        (10_000, "1万"),
+        (75_000, "7.5万"),
+        (2.5e7, "2500万"),
+        (5e7, "5000万"),
+        (1e8, "1亿"),
+        (1.25e8, "1.25亿"),
+        (-5e4, "-5万"),
+    ],
+)
+def test_tick_labels_write_large_numbers_in_wan_and_yi(value: float, label: str) -> None:
+    assert tick_label(value) == label
+
+
+def test_a_chart_of_large_amounts_has_no_scientific_notation() -> None:
+    rows = [_cost(f"{n:g}万元", "=", n, "万元") for n in (3000, 8000, 9500)]
+    labels = [label for _, label in make_chart(rows).ticks]
+    assert labels == ["2000万", "4000万", "6000万", "8000万", "1亿"]
 
 
 def test_compare_sorts_targets_by_the_number_they_state() -> None:

@@ -51,6 +51,8 @@ EXTRA_COLUMNS = (
     "number_comparable", "change",
 )  # fmt: skip
 NO_UNIT = "（无单位）"
+# how Chinese writes large numbers on a chart's axis, the largest first
+CN_SCALES = ((1e8, "亿"), (1e4, "万"))
 # a group of changes against a baseline is labelled with its direction
 CHANGE_LABELS = {"increase": "增幅", "decrease": "降幅"}
 
@@ -328,7 +330,7 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     def y_of(value: float) -> float:
         return round(top + plot_h * (1 - (value - low) / (high - low)), 1)
 
-    ticks = [(y_of(t), _fmt(t)) for t in tick_values]
+    ticks = [(y_of(t), tick_label(t)) for t in tick_values]
     # rows of one column with the same number are one dot (titled with how many): the
     # chart covers every row, and thousands of repeated targets would be as many circles
     same: dict[tuple[str, float], list[Row]] = {}
@@ -364,5 +366,10 @@ def _column_labels(keys: set[tuple[str, int | None]]) -> dict[tuple[str, int | N
     return labels
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:.3g}"
+def tick_label(value: float) -> str:
+    """A tick as budgets write amounts: digits below 1万 (2500, as the table shows
+    numbers), then 万 and 亿 (2.5万, 5000万, 1.5亿), never 5e+07."""
+    for scale, word in CN_SCALES:
+        if abs(value) >= scale:
+            return f"{denoised(value / scale):.12g}{word}"
+    return f"{denoised(value):.12g}"
