@@ -1001,6 +1001,27 @@ def test_compare_lists_indicators_whatever_kind_the_search_had(client: FlaskClie
     assert total is not None and total[1] == re.search(r'id="total">(\d+)<', plain)[1]
     assert int(total[1]) > 0
     assert "类型：项目" not in html and "kind=project" not in html
+    assert 'id="kind-ignored"' in html and 'id="kind-ignored"' not in plain  # said, not silent
+    indicators = client.get("/compare", query_string={"q": QUERY, "kind": "indicator"})
+    assert 'id="kind-ignored"' not in indicators.get_data(as_text=True)
+
+
+def test_exports_take_size_and_page_and_say_they_ignore_them(client: FlaskClient) -> None:
+    for path in ("/export/search.csv", "/export/compare.csv"):
+        whole = csv_rows(client.get(path, query_string={"q": QUERY}).data)
+        paged = client.get(path, query_string={"q": QUERY, "size": 5, "page": 2})
+        assert paged.status_code == 200 and csv_rows(paged.data) == whole and len(whole) > 5
+        params = {p["name"]: p for p in document()["paths"][path]["get"]["parameters"]}
+        assert (
+            "ignored" in params["size"]["description"]
+            and "ignored" in params["page"]["description"]
+        )
+    compare_kind = next(
+        p
+        for p in document()["paths"]["/export/compare.csv"]["get"]["parameters"]
+        if p["name"] == "kind"
+    )
+    assert "ignored" in compare_kind["description"]
 
 
 def test_compare_shows_the_regions_above_the_place(client: FlaskClient) -> None:

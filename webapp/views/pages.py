@@ -189,6 +189,7 @@ def compare() -> str:
         export_qs=query_string(export_pairs),
         search_url=view_url(state),
         keep=[pair for pair in export_pairs if pair[0] in ("size", "sort")],
+        kind_ignored=any(v.strip() not in ("", "indicator") for v in request.args.getlist("kind")),
         **_sidebar(req, result, "pages.compare", counted=indicators),
     )
 
