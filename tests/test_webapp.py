@@ -1246,6 +1246,26 @@ def test_compare_exports_sort_bounds_by_their_comparable_values(
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
+def test_a_comparable_unit_filter_selects_a_whole_compare_group(client: FlaskClient) -> None:
+    def rows(**filters: str) -> list[dict]:
+        query = {"q": "成本指标", "mode": "keyword", **filters}
+        return json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+
+    group = [r["id"] for r in rows() if r["unit_comparable"] == "元"]
+    chosen = rows(unit_comparable="元")
+    assert [r["id"] for r in chosen] == group
+    assert {r["unit"] for r in chosen} >= {"元", "万元"}
+    # unit= keeps its meaning: the filing's own unit
+    assert {r["unit"] for r in rows(unit="元")} == {"元"} and len(rows(unit="元")) < len(group)
+    page = client.get("/compare", query_string={"q": "成本指标", "mode": "keyword"})
+    html = page.get_data(as_text=True)
+    link = re.search(r'<a class="group-only" href="([^"]+unit_comparable=%E5%85%83[^"]*)"', html)
+    assert link is not None
+    shown = client.get(link[1].replace("&amp;", "&")).get_data(as_text=True)
+    assert f'id="total">{len(group)}<' in shown and "可比单位" in shown
+    assert 'class="group-only"' not in shown  # one group left, already chosen
+
+
 def test_compare_puts_amounts_in_wan_yuan_and_yuan_in_one_group(client: FlaskClient) -> None:
     query = {"q": "成本指标", "mode": "keyword"}
     rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
