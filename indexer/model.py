@@ -32,10 +32,18 @@ class Table:
     page: int | None = None  # where the table starts
     # the page of each row, for a table continued over pages (None: all on ``page``)
     row_pages: list[int | None] | None = None
+    # the cells as the file has them where a reader repaired ``rows`` for reading (a text
+    # export's wrap spaces taken out of labels and names); a target value is kept as filed
+    # (None: ``rows`` are as filed)
+    as_filed: list[list[str]] | None = None
 
     def page_of(self, index: int) -> int | None:
         """The page row ``index`` is on."""
         return self.row_pages[index] if self.row_pages else self.page
+
+    def filed_row(self, index: int) -> list[str]:
+        """Row ``index`` as the file has it."""
+        return self.as_filed[index] if self.as_filed else self.rows[index]
 
 
 Block = Paragraph | Table

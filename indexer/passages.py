@@ -12,6 +12,7 @@ import re
 
 from indexer.regions import short_region_name
 from indexer.tokenize import CONTEXT_PREFIX, index_tokens
+from indexer.units import comparable_unit
 
 
 def doc_id_for(source: str) -> str:
@@ -67,6 +68,8 @@ def passages_for(filing: dict, doc_id: str) -> list[dict]:
                 "low": indicator.get("low"),
                 "high": indicator.get("high"),
                 "unit": indicator.get("unit"),
+                # the compare page's groups (万元 in 元), so a filter can pick one whole
+                "unit_comparable": comparable_unit(indicator.get("unit")).unit,
                 "change": indicator.get("change"),
             }
             text = indicator_text(indicator)

@@ -27,8 +27,11 @@ from indexer.store.base import EncodedFiling, FilingRecord, Store
 # regions' short forms (context tokens) by rule over the whole region table; 11: indicators
 # carry change (同比下降5%: a decrease of 5 %), a unit joined with 每 after a number
 # (260元每人每月) is the unit token 元/人·月; 12: a DOCX with styled headings takes only
-# them and numbered lines as headings
-PIPELINE_VERSION = "12"
+# them and numbered lines as headings; 13: a minus sign before a target's number is read
+# (增长率-3% is −3, 同比-5% a decrease of 5, -5%~5% is −5 to 5), and a target value is
+# the filing's text only trimmed (a text export's 同比 下降 5 % kept its inner spaces);
+# indicator passages carry unit_comparable (a filter: the compare page's groups)
+PIPELINE_VERSION = "13"
 # Passages encoded per call: across filings, since the encoder sorts a call's texts
 # by length and pads less the more it has (one call per filing ran at half speed).
 ENCODE_BATCH = 512

@@ -66,6 +66,7 @@ MAX_QUERY_CHARS = 200
 MAX_SIZE = 100
 MAX_VALUE_CHARS = 100  # one filter value
 MAX_FILTER_VALUES = 50  # filter values in one request
+YEARS = (1900, 2100)  # a budget year filter outside these is a typo, refused
 # The query is encoded on a pool thread while the keyword search runs: torch releases
 # the GIL, so hybrid costs the slower of the two, not their sum. The pool starts its
 # threads on first use, so a server that forks before searching forks none.
@@ -120,6 +121,8 @@ def parse_filters(pairs: list[tuple[str, str]]) -> Filters:
             value = fold_width(value)  # ２０２３ from a Chinese input method
             if not (value.isascii() and value.isdigit()):
                 raise QueryError(name, f"year must be a number such as 2025, not {value[:20]!r}")
+            if not YEARS[0] <= int(value) <= YEARS[1]:
+                raise QueryError(name, f"year must be between {YEARS[0]} and {YEARS[1]}")
             value = str(int(value))  # 02021 is 2021
         if value not in terms.setdefault(name, []):
             terms[name].append(value)

@@ -55,7 +55,7 @@ def split_document(doc: RawDocument) -> Filing:
     for block in doc.blocks:
         if isinstance(block, Table):
             for index, row in enumerate(block.rows):
-                state.table_row(row, block.page_of(index))
+                state.table_row(row, block.page_of(index), block.filed_row(index))
         else:
             state.paragraph(block)
     state.release_held()
@@ -132,8 +132,11 @@ class _State:
         return project
 
     # -- rows -------------------------------------------------------------
-    def table_row(self, row: list[str], page: int | None) -> None:
+    def table_row(self, row: list[str], page: int | None, filed: list[str] | None = None) -> None:
+        """Read one row; ``filed`` is the row as the file has it (default ``row``), where
+        a target value is taken from: the contract's value is the filing's text, trimmed."""
         cells = [_SPACES.sub(" ", c or "").strip() for c in row]
+        filed = [(c or "").strip() for c in (row if filed is None else filed)]
         if not any(cells):
             return
         self.end_prose_run()
@@ -144,7 +147,7 @@ class _State:
         if cut := labels.heading_start(cells):
             # a header row and the table's heading in one row: read them as two
             self.table_row(cells[:cut], page)
-            cells = cells[cut:]
+            cells, filed = cells[cut:], filed[cut:]
         if labels.is_indicator_header(cells):
             self._goal_open = False
             if self.project is None:
@@ -167,7 +170,7 @@ class _State:
                 self.project.purpose = texts[0]
                 return
         if self.roles is not None and self.project is not None:
-            self._indicator_row(cells, page)
+            self._indicator_row(cells, filed, page)
 
     def release_held(self) -> None:
         """Prose came before a table: the held "项目名称：…" lines were narrative."""
@@ -209,12 +212,15 @@ class _State:
         self._after_budget_row = any("资金用途" in c for c in cells)
         self._goal_open = fields[-1][0] == "goal"
 
-    def _indicator_row(self, cells: list[str], page: int | None) -> None:
+    def _indicator_row(self, cells: list[str], filed: list[str], page: int | None) -> None:
         assert self.roles is not None and self.project is not None
         if any(_SIGN_OFF.search(c) for c in cells):
             self.roles = None  # the sign-off block under the table: 审核意见, 日期 …
             return
-        got = _realigned(cells, self.roles) or _by_role(cells, self.roles)
+        columns = _realigned(cells, self.roles) or _by_role(cells, self.roles)
+        got = {role: cells[index] for role, index in columns.items()}
+        if "value" in columns:
+            got["value"] = filed[columns["value"]]
         if "level1" in got:
             if self.level1_raw != got["level1"]:
                 self.level2_raw = None
@@ -336,13 +342,12 @@ def _roles(cells: list[str]) -> dict[int, str]:
     return roles
 
 
-def _by_role(cells: list[str], roles: dict[int, str]) -> dict[str, str]:
-    got = {
-        role: cells[index] for index, role in roles.items() if index < len(cells) and cells[index]
-    }
+def _by_role(cells: list[str], roles: dict[int, str]) -> dict[str, int]:
+    """Role → the index of its cell, by the heading's columns."""
+    got = {role: index for index, role in roles.items() if index < len(cells) and cells[index]}
     # Shifted rows put the value past the last heading: take the last stray cell.
     if "value" not in got:
-        stray = [c for i, c in enumerate(cells) if c and i not in roles]
+        stray = [i for i, c in enumerate(cells) if c and i not in roles]
         if stray:
             got["value"] = stray[-1]
     return got
@@ -363,8 +368,9 @@ def _level_kinds(cell: str) -> set[str]:
     return kinds
 
 
-def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, str] | None:
-    """Re-read a row whose cells slid out of their columns, by what each cell says.
+def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, int] | None:
+    """Re-read a row whose cells slid out of their columns, by what each cell says;
+    role → the index of its cell.
 
     Text exports drop empty cells, so "22-社会效益 | | 规范执法程序 | 规范执行" puts a
     level-2 label under 一级指标. Level labels are recognisable; the other cells keep
@@ -373,19 +379,19 @@ def _realigned(cells: list[str], roles: dict[int, str]) -> dict[str, str] | None
     kinds = {index: _level_kinds(cell) for index, cell in enumerate(cells)}
     if not any(k and roles.get(i) not in k for i, k in kinds.items()):
         return None
-    got: dict[str, str] = {}
-    rest: list[str] = []
+    got: dict[str, int] = {}
+    rest: list[int] = []
     for index, cell in enumerate(cells):
         free = [k for k in ("level1", "level2") if k in kinds[index] and k not in got]
         if free:
-            got[roles[index] if roles.get(index) in free else free[-1]] = cell
+            got[roles[index] if roles.get(index) in free else free[-1]] = index
         elif cell:
-            rest.append(cell)
+            rest.append(index)
     order = [r for r in ("name", "description", "value") if r in roles.values()]
     if len(rest) < len(order) and "description" in order:
         order.remove("description")
-    for role, cell in zip(order, rest, strict=False):
-        got[role] = cell
+    for role, index in zip(order, rest, strict=False):
+        got[role] = index
     return got
 
 

@@ -31,6 +31,14 @@ number in a search facet is worse than a missing one):
   op/low/high/unit stay the size of the change as stated (同比下降5% → ``=`` 5 %,
   decrease). Without a baseline word a rate is a level: 下降率≤5% has no change.
   A change without a number (较上年增加) is not numeric and stays all-``None``.
+* A minus sign (-, －, −, or a single — or –) directly before a number makes it
+  negative unless it follows a number, where it joins a range (300-500, -5%~5% is
+  −5 to 5). After a baseline the sign states the direction (同比-5% is a decrease
+  of 5, 同比+5% an increase of 5), and a change whose stated numbers are all
+  negative is the opposite change (同比增长-5% is a decrease of 5; 同比增长≥-5% a
+  decrease of at most 5): a change keeps one direction per size, so the compare
+  page's 增幅 / 降幅 groups hold like with like. A rate without a baseline is a
+  level and keeps its sign (增长率-3% is −3).
 """
 
 from __future__ import annotations
@@ -89,10 +97,18 @@ _DIRECTION_WORDS = {
     "decrease": "下降 减少 降低 减低 下滑 压减",
 }
 _DIRECTIONS = {w: d for d, words in _DIRECTION_WORDS.items() for w in words.split()}
+# A minus sign, or a dash standing for one (a hyphen-like character folds to "-" in
+# _normalise); a sign after a baseline may also be a plus (同比+5%).
+_MINUS = "—–-"  # the hyphen last: these go into character classes
 _CHANGE_RE = re.compile(
-    rf"{_BASELINE}(?:分别)?(?P<w>{'|'.join(_DIRECTIONS)})(?:率|幅度?)?(?:为|达到?|在)?约?"
-    rf"(?:{_PREFIX})?$"
+    rf"{_BASELINE}(?:分别)?(?:(?P<w>{'|'.join(_DIRECTIONS)})(?:率|幅度?)?)?(?:为|达到?|在)?约?"
+    rf"(?:{_PREFIX})?(?P<sign>[+{_MINUS}])?$"
 )
+# What a minus must not follow to be one: a number (300-500 is a range) or another
+# dash (—— is a Chinese dash, not a sign).
+_NOT_BEFORE_MINUS = re.compile(rf"[\d.%‰{_MINUS}]$")
+_MIRRORED_OPS = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "=": "=", "range": "range"}
+_OPPOSITE = {"increase": "decrease", "decrease": "increase"}
 
 # Comparators written after the number and its unit ("10场次以上", "0.25%以下").
 # A bare 内 counts only at a clause end ("15日内", "3日内办结"), not in 内容 or 内部.
@@ -141,7 +157,8 @@ _TRAILER_RE = re.compile(r"(?:左右|之间|为宜)?[。.;,]*$")
 # decimals.
 # "1e5" is an exponent, not 1 with the unit "e"
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d+(?![A-Za-z]))?")
-_RANGE_SEP_RE = re.compile(r"(?:[-~〜—–―]+|至|到)")
+# the second end may carry its own minus sign: -5~-3
+_RANGE_SEP_RE = re.compile(r"(?:-+|[—–―]+|[~〜]|至|到)(?P<minus>-)?")
 _APPROX_MORE_RE = re.compile(r"[余多]")  # "100余人", "10多次": more than the number
 
 # Chinese numerals. 点 only inside a run (三点五).
@@ -186,6 +203,7 @@ def _normalise(text: str) -> str:
     # NFKC would make m² "m2", a number of its own
     s = unicodedata.normalize("NFKC", s.replace("²", "\0sq").replace("³", "\0cu"))
     s = s.replace("\0sq", "²").replace("\0cu", "³")
+    s = re.sub("[−‐]", "-", s)  # the minus sign and hyphens NFKC leaves alone
     s = re.sub(r"\s+", "", s)
     return s.replace("百分比", "%")
 
@@ -318,8 +336,9 @@ def _fill(op: str, value: float, unit: str | None) -> Target:
     return Target("=", value, value, unit)
 
 
-def _read_range(s: str, m1: re.Match[str], unit1: str | None, pos: int) -> _Reading | None:
-    """Read "300-500元/人次" / "90%至95%" when a separator and a second number follow."""
+def _read_range(s: str, first: float, unit1: str | None, pos: int) -> _Reading | None:
+    """Read "300-500元/人次" / "90%至95%" when a separator and a second number follow
+    the first number (``first``, its sign applied)."""
     sep = _RANGE_SEP_RE.match(s, pos)
     if not sep:
         return None
@@ -329,17 +348,40 @@ def _read_range(s: str, m1: re.Match[str], unit1: str | None, pos: int) -> _Read
     unit2, end = _read_unit(s, m2.end())
     if unit1 and unit2 and unit1 != unit2:
         return None  # "1万-5000元": the ends are in different units, not a plain range
-    low, high = sorted((_to_float(m1[0]), _to_float(m2[0])))
+    second = -_to_float(m2[0]) if sep["minus"] else _to_float(m2[0])
+    low, high = sorted((first, second))
     if not math.isfinite(high):
         return None
     return _Reading(Target("range", low, high, unit2 or unit1), True, end)
 
 
+def _has_minus(s: str, start: int) -> bool:
+    """Whether the number whose digits start at ``start`` has a minus sign before it."""
+    return start > 0 and s[start - 1] in _MINUS and not _NOT_BEFORE_MINUS.search(s, 0, start - 1)
+
+
 def _change(s: str, start: int) -> str | None:
-    """``"increase"``/``"decrease"`` when the number at ``start`` is a change against a
-    baseline written just before it (see the module docstring), else None."""
+    """``"increase"``/``"decrease"`` when the number whose digits start at ``start`` is a
+    change against a baseline written just before it (see the module docstring), else
+    None. A sign without a direction word (同比-5%) states a signed increase, which
+    :func:`_one_direction` turns into a decrease when negative."""
     m = _CHANGE_RE.search(s, 0, start)
-    return _DIRECTIONS[m["w"]] if m else None
+    if not m:
+        return None
+    if m["w"]:
+        return _DIRECTIONS[m["w"]]
+    return "increase" if m["sign"] else None
+
+
+def _one_direction(target: Target) -> Target:
+    """A change whose stated numbers are all negative as the opposite change of their
+    sizes (an increase of -5 is a decrease of 5); anything else unchanged."""
+    stated = [n for n in (target.low, target.high) if n is not None]
+    if target.change is None or not stated or max(stated) >= 0:
+        return target
+    low, high = (None if n is None else -n for n in (target.high, target.low))
+    op = _MIRRORED_OPS[target.op or "="]
+    return Target(op, low, high, target.unit, _OPPOSITE[target.change])
 
 
 def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
@@ -352,26 +394,27 @@ def _read_number(s: str, m: re.Match[str]) -> _Reading | None:
     value = _to_float(m[0])
     if not math.isfinite(value):
         return None  # "≥999…9" past a float's range: no usable number (JSON has no Infinity)
-    # A minus sign directly before the number, at the start or after a comparator.
-    if start > 0 and s[start - 1] == "-" and (start == 1 or _prefix_op(s, start - 1)):
+    change = _change(s, start)
+    if _has_minus(s, start):
         start -= 1
         value = -value
-    change = _change(s, start)
     pos = m.end()
     approx = _APPROX_MORE_RE.match(s, pos)
     if approx:
         pos = approx.end()
     unit, pos = _read_unit(s, pos)
     if not approx:
-        ranged = _read_range(s, m, unit, pos)
+        ranged = _read_range(s, value, unit, pos)
         if ranged:
-            return ranged._replace(target=replace(ranged.target, change=change))
+            target = _one_direction(replace(ranged.target, change=change))
+            return ranged._replace(target=target)
     before = _prefix_op(s, start)
     after, pos = _suffix_op(s, pos)
     if before and after and before != after:
         return None
     op = before or after or (">" if approx else "=")
-    return _Reading(replace(_fill(op, value, unit), change=change), bool(before or after), pos)
+    target = _one_direction(replace(_fill(op, value, unit), change=change))
+    return _Reading(target, bool(before or after), pos)
 
 
 def _readings(s: str) -> list[_Reading] | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from indexer.targets import UNIT_PART
 
-__all__ = ["MONEY_SCALES", "SPELLINGS", "Comparable", "comparable_unit", "scaled"]
+__all__ = ["MONEY_SCALES", "SPELLINGS", "Comparable", "comparable_unit", "denoised", "scaled"]
 
 MONEY_SCALES = {"元": 1.0, "千元": 1e3, "万元": 1e4, "百万元": 1e6, "千万元": 1e7, "亿元": 1e8}
 SPELLINGS = {
@@ -87,9 +87,15 @@ def comparable_unit(unit: str | None) -> Comparable:
     return Comparable("/".join(["·".join(top), *bottom]), factor)
 
 
+def denoised(value: float) -> float:
+    """``value`` to 12 significant digits: arithmetic on decimals written in a filing
+    leaves float noise past them ((0.29 + 0.57) / 2 is 0.42999999999999994)."""
+    return float(f"{value:.12g}")
+
+
 def scaled(value: float | None, factor: float) -> float | None:
     """``value`` times ``factor``, without float noise (82.38 × 10000 is 823800, not
     823799.9999999999); None stays None."""
     if value is None:
         return None
-    return float(f"{value * factor:.12g}")
+    return denoised(value * factor)

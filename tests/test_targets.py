@@ -382,3 +382,47 @@ def test_changes_against_a_baseline(
 
 def test_a_change_without_a_number_is_not_numeric() -> None:
     assert parse_target("人数较上年增加") == Target(None, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "low", "high", "unit", "change"),
+    [
+        # a level keeps its sign, whichever hyphen-like character writes it
+        ("增长率-3%", "=", -3, -3, "%", N),
+        ("增长率−3%", "=", -3, -3, "%", N),
+        ("利润率－3%", "=", -3, -3, "%", N),
+        ("—5%", "=", -5, -5, "%", N),
+        ("≥-5%", ">=", -5, N, "%", N),
+        # a range: the dash after a number joins, the one before the number is a sign
+        ("-5%~5%", "range", -5, 5, "%", N),
+        ("−5%至5%", "range", -5, 5, "%", N),
+        ("-5%-5%", "range", -5, 5, "%", N),
+        ("-5~-3%", "range", -5, -3, "%", N),
+        ("300−500", "range", 300, 500, N, N),
+        # after a baseline the sign is the direction; all-negative changes turn around
+        ("同比-5%", "=", 5, 5, "%", "decrease"),
+        ("同比－5%", "=", 5, 5, "%", "decrease"),
+        ("同比−5%", "=", 5, 5, "%", "decrease"),
+        ("同比—5%", "=", 5, 5, "%", "decrease"),
+        ("同比+5%", "=", 5, 5, "%", "increase"),
+        ("较上年-2个百分点", "=", 2, 2, "个百分点", "decrease"),
+        ("同比增长-5%", "=", 5, 5, "%", "decrease"),
+        ("同比增长不低于-5%", "<=", N, 5, "%", "decrease"),
+        ("同比-3%~-5%", "range", 3, 5, "%", "decrease"),
+        ("同比-5%~5%", "range", -5, 5, "%", "increase"),
+        # not signs: a Chinese dash (——), and a number without a sign after a baseline
+        ("——5%", "=", 5, 5, "%", N),
+        ("同比5%", "=", 5, 5, "%", N),
+    ],
+)
+def test_minus_signs(
+    text: str, op: str, low: float | None, high: float | None, unit: str | None, change: str | None
+) -> None:
+    got = parse_target(text)
+    assert _matches(got, op, low, high, unit), got
+    assert got.change == change
+
+
+@pytest.mark.parametrize("text", ["2021.1−12", "2021.1－12"])
+def test_a_dated_span_with_a_minus_sign_is_a_date(text: str) -> None:
+    assert parse_target(text) == Target(None, None, None, None)

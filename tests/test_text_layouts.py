@@ -503,3 +503,23 @@ def test_prose_after_a_table_does_not_inherit_the_heading_before_it() -> None:
         ("三、工作保障措施", "落实经费保障。"),
         (None, "本项目资金专款专用。"),
     ]
+
+
+def test_a_target_value_is_the_filing_s_text_only_trimmed() -> None:
+    """A converter's wrap space comes out of a name ("服务对象 满意度"), not out of a
+    target: the contract's value is the filing's own text, whitespace-trimmed."""
+    text = (
+        "项目名称\t普法宣传\n"
+        "一级指标\t二级指标\t三级指标\t指标值\n"
+        "产出指标\t数量指标\t案件 数量\t 同比 下降 5 % \n"
+        "\t质量指标\t结案率\t≥95%\n"
+        "满意度指标\t服务对象 满意度\t群众满意度\t≥ 90  百分比\n"
+    )
+    filing = split_document(RawDocument(source="t", blocks=text_to_blocks(text))).to_json()
+    assert _rows(filing) == [
+        ("数量指标", "案件数量", "同比 下降 5 %"),
+        ("质量指标", "结案率", "≥95%"),
+        ("服务对象满意度指标", "群众满意度", "≥ 90  百分比"),
+    ]
+    first = filing["projects"][0]["indicators"][0]
+    assert (first["op"], first["low"], first["unit"], first["change"]) == ("=", 5, "%", "decrease")

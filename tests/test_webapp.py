@@ -24,7 +24,7 @@ from indexer.search import Searcher, make_request, parse_filters
 from indexer.store.base import StoreError
 from indexer.store.embedded import EmbeddedStore
 from webapp import create_app
-from webapp.compare import Row, group_by_unit, nice_ticks, sort_rows, table
+from webapp.compare import Row, group_by_unit, make_chart, nice_ticks, sort_rows, table, tick_label
 from webapp.filing import mime_type
 from webapp.openapi import document
 
@@ -124,6 +124,11 @@ def test_healthz_names_backend_and_count(client: FlaskClient) -> None:
         ("size=5&size=10", "size"),
         ("year=abc", "year"),
         ("year=2021.0", "year"),
+        ("year=2024.5", "year"),
+        ("year=-1", "year"),
+        ("year=99999999999999999999", "year"),
+        ("year=0", "year"),
+        ("year=2021&year=3000", "year"),
         ("colour=red", "colour"),
         ("province=" + "省" * 101, "province"),
     ],
@@ -1014,6 +1019,27 @@ def test_compare_lists_indicators_whatever_kind_the_search_had(client: FlaskClie
     assert total is not None and total[1] == re.search(r'id="total">(\d+)<', plain)[1]
     assert int(total[1]) > 0
     assert "类型：项目" not in html and "kind=project" not in html
+    assert 'id="kind-ignored"' in html and 'id="kind-ignored"' not in plain  # said, not silent
+    indicators = client.get("/compare", query_string={"q": QUERY, "kind": "indicator"})
+    assert 'id="kind-ignored"' not in indicators.get_data(as_text=True)
+
+
+def test_exports_take_size_and_page_and_say_they_ignore_them(client: FlaskClient) -> None:
+    for path in ("/export/search.csv", "/export/compare.csv"):
+        whole = csv_rows(client.get(path, query_string={"q": QUERY}).data)
+        paged = client.get(path, query_string={"q": QUERY, "size": 5, "page": 2})
+        assert paged.status_code == 200 and csv_rows(paged.data) == whole and len(whole) > 5
+        params = {p["name"]: p for p in document()["paths"][path]["get"]["parameters"]}
+        assert (
+            "ignored" in params["size"]["description"]
+            and "ignored" in params["page"]["description"]
+        )
+    compare_kind = next(
+        p
+        for p in document()["paths"]["/export/compare.csv"]["get"]["parameters"]
+        if p["name"] == "kind"
+    )
+    assert "ignored" in compare_kind["description"]
 
 
 def test_compare_shows_the_regions_above_the_place(client: FlaskClient) -> None:
@@ -1110,6 +1136,31 @@ def test_unit_groups_and_numbers() -> None:
     assert nice_ticks(98, 98) == [0, 25, 50, 75, 100]  # a percentage ends at 100, not 200
 
 
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (0, "0"),
+        (0.25, "0.25"),
+        (2500, "2500"),
+        (10_000, "1万"),
+        (75_000, "7.5万"),
+        (2.5e7, "2500万"),
+        (5e7, "5000万"),
+        (1e8, "1亿"),
+        (1.25e8, "1.25亿"),
+        (-5e4, "-5万"),
+    ],
+)
+def test_tick_labels_write_large_numbers_in_wan_and_yi(value: float, label: str) -> None:
+    assert tick_label(value) == label
+
+
+def test_a_chart_of_large_amounts_has_no_scientific_notation() -> None:
+    rows = [_cost(f"{n:g}万元", "=", n, "万元") for n in (3000, 8000, 9500)]
+    labels = [label for _, label in make_chart(rows).ticks]
+    assert labels == ["2000万", "4000万", "6000万", "8000万", "1亿"]
+
+
 def test_compare_sorts_targets_by_the_number_they_state() -> None:
     def row(value: str, op: str, low: float | None, high: float | None) -> Row:
         return Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", value, op, low, high, "万元")
@@ -1129,6 +1180,22 @@ def test_compare_sorts_targets_by_the_number_they_state() -> None:
         "有效控制",
     ]
     assert [r.value for r in sort_rows(rows, "-value")][:2] == ["≤183.59", "≤20"]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "unit", "number", "comparable"),
+    [
+        (0.29, 0.57, "万元", 0.43, 4300),
+        (1.1, 1.3, "千元", 1.2, 1200),
+        (0.1, 0.2, "%", 0.15, 0.15),
+    ],
+)
+def test_a_range_s_middle_has_no_float_noise(
+    low: float, high: float, unit: str, number: float, comparable: float
+) -> None:
+    row = Row("i", "d", "河北省", 2021, "f", "p", "l2", "n", "v", "range", low, high, unit)
+    assert (row.number, row.number_comparable) == (number, comparable)
+    assert str(row.number) == str(number)  # what the exports write
 
 
 def _cost(value: str, op: str, number: float, unit: str) -> Row:
@@ -1163,6 +1230,58 @@ def test_compare_groups_units_that_mean_the_same_in_one_scale() -> None:
     for sort in ("number", "value"):
         ordered = next(g for g in table(rows, sort) if g.unit == "元/人")
         assert [r.value for r in ordered.rows] == ["≤350元/人", "≤400元/人", "0.25万元/人"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("low", ["≥500元", "≥3千元", "≥0.8万元", "≥1.2亿元"]),
+        ("-low", ["≥1.2亿元", "≥0.8万元", "≥3千元", "≥500元"]),
+        ("high", ["≤500元", "≤3千元", "≤0.8万元", "≤1.2亿元"]),
+        ("-high", ["≤1.2亿元", "≤0.8万元", "≤3千元", "≤500元"]),
+    ],
+)
+def test_compare_sorts_bounds_by_their_comparable_values(sort: str, expected: list[str]) -> None:
+    op, symbol = (">=", "≥") if sort.endswith("low") else ("<=", "≤")
+    rows = [
+        _cost(f"{symbol}{n:g}{unit}", op, n, unit)
+        for n, unit in ((1.2, "亿元"), (3, "千元"), (500, "元"), (0.8, "万元"))
+    ]
+    (group,) = table(rows, sort)
+    assert [r.value for r in group.rows] == expected
+
+
+@pytest.mark.parametrize("sort", ["low", "-low", "high", "-high"])
+def test_compare_exports_sort_bounds_by_their_comparable_values(
+    client: FlaskClient, sort: str
+) -> None:
+    query = {"q": "成本指标", "mode": "keyword", "sort": sort}
+    rows = json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+    bound = sort.removeprefix("-")
+    in_yuan = [r for r in rows if r["unit_comparable"] == "元" and r[bound] is not None]
+    assert {r["unit"] for r in in_yuan} >= {"元", "万元"}
+    values = [r[f"{bound}_comparable"] for r in in_yuan]
+    assert values == sorted(values, reverse=sort.startswith("-"))
+
+
+def test_a_comparable_unit_filter_selects_a_whole_compare_group(client: FlaskClient) -> None:
+    def rows(**filters: str) -> list[dict]:
+        query = {"q": "成本指标", "mode": "keyword", **filters}
+        return json.loads(client.get("/export/compare.json", query_string=query).data)["rows"]
+
+    group = [r["id"] for r in rows() if r["unit_comparable"] == "元"]
+    chosen = rows(unit_comparable="元")
+    assert [r["id"] for r in chosen] == group
+    assert {r["unit"] for r in chosen} >= {"元", "万元"}
+    # unit= keeps its meaning: the filing's own unit
+    assert {r["unit"] for r in rows(unit="元")} == {"元"} and len(rows(unit="元")) < len(group)
+    page = client.get("/compare", query_string={"q": "成本指标", "mode": "keyword"})
+    html = page.get_data(as_text=True)
+    link = re.search(r'<a class="group-only" href="([^"]+unit_comparable=%E5%85%83[^"]*)"', html)
+    assert link is not None
+    shown = client.get(link[1].replace("&amp;", "&")).get_data(as_text=True)
+    assert f'id="total">{len(group)}<' in shown and "可比单位" in shown
+    assert 'class="group-only"' not in shown  # one group left, already chosen
 
 
 def test_compare_puts_amounts_in_wan_yuan_and_yuan_in_one_group(client: FlaskClient) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from indexer.units import Comparable, comparable_unit, scaled
+from indexer.units import Comparable, comparable_unit, denoised, scaled
 
 COLUMNS = (
     ("region", "地区"),
@@ -36,6 +36,12 @@ COLUMNS = (
     ("unit", "单位"),
 )
 SORT_KEYS = tuple(key for key, _ in COLUMNS) + ("number",)
+# numeric columns sort by their values in the group's comparable unit: 1.2亿元 after 3千元
+COMPARABLE_SORT_KEYS = {
+    "number": "number_comparable",
+    "low": "low_comparable",
+    "high": "high_comparable",
+}
 # the page's table: the columns above, then the number in the group's comparable unit
 TABLE_COLUMNS = COLUMNS + (("number", "可比值"),)
 # what the exports add after the table's columns (appended, so older readers keep working)
@@ -45,6 +51,8 @@ EXTRA_COLUMNS = (
     "number_comparable", "change",
 )  # fmt: skip
 NO_UNIT = "（无单位）"
+# how Chinese writes large numbers on a chart's axis, the largest first
+CN_SCALES = ((1e8, "亿"), (1e4, "万"))
 # a group of changes against a baseline is labelled with its direction
 CHANGE_LABELS = {"increase": "增幅", "decrease": "降幅"}
 
@@ -85,7 +93,7 @@ class Row:
         if self.op in ("<=", "<"):
             return self.high
         if self.op == "range" and self.low is not None and self.high is not None:
-            return (self.low + self.high) / 2
+            return denoised((self.low + self.high) / 2)
         return None
 
     @cached_property
@@ -176,10 +184,11 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
     present = [r for r in rows if value(r) not in (None, "")]
     missing = [r for r in rows if value(r) in (None, "")]
     sign = -1 if descending else 1
-    if name == "number":
+    if name in COMPARABLE_SORT_KEYS:
         # numbers compare within a group only: 98 % and 350 元 are not one scale; within
         # one, 0.3万元 is 3000 元
-        present.sort(key=lambda r: (r.group, sign * r.number_comparable, r.region, r.year or 0))  # type: ignore[operator]
+        comparable = COMPARABLE_SORT_KEYS[name]
+        present.sort(key=lambda r: (r.group, sign * getattr(r, comparable), r.region, r.year or 0))
     elif name == "value":
         # targets as written sort by the number they state (≤2 before ≤16.5; 0.3万元
         # after 2500元), then the ones stating none by their text
@@ -321,7 +330,7 @@ def make_chart(rows: list[Row], width: int = 560, height: int = 240) -> Chart:
     def y_of(value: float) -> float:
         return round(top + plot_h * (1 - (value - low) / (high - low)), 1)
 
-    ticks = [(y_of(t), _fmt(t)) for t in tick_values]
+    ticks = [(y_of(t), tick_label(t)) for t in tick_values]
     # rows of one column with the same number are one dot (titled with how many): the
     # chart covers every row, and thousands of repeated targets would be as many circles
     same: dict[tuple[str, float], list[Row]] = {}
@@ -357,5 +366,10 @@ def _column_labels(keys: set[tuple[str, int | None]]) -> dict[tuple[str, int | N
     return labels
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:.3g}"
+def tick_label(value: float) -> str:
+    """A tick as budgets write amounts: digits below 1万 (2500, as the table shows
+    numbers), then 万 and 亿 (2.5万, 5000万, 1.5亿), never 5e+07."""
+    for scale, word in CN_SCALES:
+        if abs(value) >= scale:
+            return f"{denoised(value / scale):.12g}{word}"
+    return f"{denoised(value):.12g}"

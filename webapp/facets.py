@@ -29,6 +29,7 @@ LABELS = {
     "level2": "二级指标",
     "adcode": "行政区划代码",
     "unit": "单位",
+    "unit_comparable": "可比单位",
     "doc_id": "文件",
 }
 KIND_LABELS = {"project": "项目", "indicator": "指标", "narrative": "正文"}

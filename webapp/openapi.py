@@ -143,6 +143,10 @@ def _json(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
 
 
+EXPORT_IGNORES = "checked as in the search, then ignored: an export has every matching row"
+COMPARE_IGNORES = "ignored: the compare table and its exports list indicators whatever kind"
+
+
 def search_parameters() -> list[dict[str, Any]]:
     """``q``, ``mode``, ``size``, ``page`` and one repeatable parameter per filter field."""
     params: list[dict[str, Any]] = [
@@ -199,7 +203,17 @@ def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     bad = _json("Error", "a bad parameter, named in `param`")
     down = _json("Error", "the index does not answer")
-    export_params = search_parameters()[:2] + search_parameters()[4:]
+    params = search_parameters()
+    # the view's own parameters pass on to its export (the pages' export links carry
+    # size), so size and page are taken, checked and ignored rather than refused
+    export_params = [
+        *params[:2],
+        *({**p, "description": EXPORT_IGNORES} for p in params[2:4]),
+        *params[4:],
+    ]
+    compare_params = [
+        {**p, "description": COMPARE_IGNORES} if p["name"] == "kind" else p for p in export_params
+    ]
     export = {
         "parameters": export_params,
         "responses": {
@@ -214,7 +228,7 @@ def document() -> dict[str, Any]:
         "description": "a column to sort by, `-column` for descending",
         "schema": {"enum": [f"{sign}{key}" for key in SORT_KEYS for sign in ("", "-")]},
     }
-    compare = {**export, "parameters": [*export_params, sort]}
+    compare = {**export, "parameters": [*compare_params, sort]}
     return {
         "openapi": "3.1.0",
         "info": {

@@ -144,18 +144,26 @@ def _tab_row_blocks(lines: list[str]) -> list[Block]:
     rows: list[list[str]] = []
     for line in lines:
         if "\t" in line.strip(" "):
-            rows.append([_WRAP_GAP.sub("", cell.strip()) for cell in line.split("\t")])
+            rows.append([cell.strip() for cell in line.split("\t")])
             continue
         if not line.strip() and rows:
             continue  # a blank line inside a table run does not end it
         if rows:
-            blocks.append(Table(rows=_trim_rows(rows)))
+            blocks.append(_unwrapped_table(rows))
             rows = []
         if line.strip():
             blocks.append(Paragraph(text=line.strip()))
     if rows:
-        blocks.append(Table(rows=_trim_rows(rows)))
+        blocks.append(_unwrapped_table(rows))
     return blocks
+
+
+def _unwrapped_table(rows: list[list[str]]) -> Table:
+    """A table whose cells are read without a converter's wrap spaces, kept as filed
+    too: a space in a target value ("同比 下降 5 %") may be the author's."""
+    filed = _trim_rows(rows)
+    unwrapped = [[_WRAP_GAP.sub("", cell) for cell in row] for row in filed]
+    return Table(rows=unwrapped, as_filed=filed)
 
 
 def _cells_per_line_blocks(lines: list[str]) -> list[Block]:

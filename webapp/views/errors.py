@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from indexer import schema
-from indexer.search import MAX_SIZE, QueryError
+from indexer.search import MAX_SIZE, YEARS, QueryError
 from webapp.facets import LABELS
 from webapp.portal import StoreUnavailable
 
@@ -31,7 +31,7 @@ PARAM_HINTS = {
     "size": f"每页条数须为 1 到 {MAX_SIZE} 之间的整数。",
     "page": "页码须为 1 到 1000 之间的整数。",
     "sort": "排序须为比较表中的一列，前加 - 表示倒序。",
-    "year": "年度须为数字，如 2025。",
+    "year": f"年度须为数字，如 2025（{YEARS[0]} 到 {YEARS[1]} 之间）。",
 }
 
 

@@ -174,6 +174,13 @@ def compare() -> str:
         for key in cmp.SORT_KEYS
     }
     export_pairs = state + ([("sort", sort)] if sort else [])
+    # each group's link to itself alone: the filter by comparable unit (万元 rows are in 元)
+    chosen = req.filters.terms.get("unit_comparable", ())
+    group_urls = {
+        g.unit: view_url(export_pairs + [("unit_comparable", g.unit)], "pages.compare")
+        for g in groups
+        if g.unit != cmp.NO_UNIT and g.unit not in chosen
+    }
     return render_template(
         "compare.html",
         req=req,
@@ -187,8 +194,10 @@ def compare() -> str:
         sort=sort,
         sort_urls=sort_urls,
         export_qs=query_string(export_pairs),
+        group_urls=group_urls,
         search_url=view_url(state),
         keep=[pair for pair in export_pairs if pair[0] in ("size", "sort")],
+        kind_ignored=any(v.strip() not in ("", "indicator") for v in request.args.getlist("kind")),
         **_sidebar(req, result, "pages.compare", counted=indicators),
     )
 
